@@ -1,0 +1,113 @@
+"""Config validation and the expansion of experiment blocks into concrete runs.
+
+An experiment block names a grid (`vary`, a cartesian product) and seeds; each point of the grid
+times each seed is one run, with the settings `training` defaults <- experiment `training`
+overrides <- grid values <- seed. Run ids are hive-style ("width=64,seed=0") so that a path names
+its settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from lplr.io import settings_hash
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the key and says what to do."""
+
+
+def load_schema(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def validate_config(config: dict, schema: dict, source: str = "config.yaml") -> dict:
+    """Validate `config` against the JSON schema (filling defaults) and raise ConfigError naming the key."""
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = _with_defaults(validator_cls)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        error = errors[0]
+        key = dotted_key(error.absolute_path) or "<top level>"
+        raise ConfigError(
+            f"config key '{key}': {error.message}. Fix it in {source} (or in the --config override); "
+            f"the allowed values are described in workflow/schemas/config.schema.yaml."
+        )
+    _check_semantics(config)
+    return config
+
+
+def dotted_key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _with_defaults(validator_cls):
+    """A validator that also fills `default` values into the instance (as snakemake's validate does)."""
+    validate_properties = validator_cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+
+
+def _check_semantics(config: dict) -> None:
+    """Checks a JSON schema cannot express."""
+    from lplr.data import check_data_settings
+
+    check_data_settings(config["data"], "data")
+    for name, block in config["experiments"].items():
+        if "data" in block:
+            check_data_settings(data_settings(config, name), f"experiments.{name}.data")
+        settings = {**config["training"], **block.get("training", {})}
+        if "width" not in settings and "width" not in block.get("vary", {}):
+            raise ConfigError(f"config key 'experiments.{name}': no width; set training.width or vary.width.")
+
+
+def enabled_experiments(config: dict) -> list[str]:
+    return [name for name, block in config["experiments"].items() if block.get("enabled", True)]
+
+
+def data_settings(config: dict, experiment: str) -> dict:
+    """The data preparation settings of an experiment: top-level `data` with its overrides."""
+    return {**config["data"], **config["experiments"][experiment].get("data", {})}
+
+
+def data_key(settings: dict) -> str:
+    """The folder name of a prepared set: '<dataset>-<hash of every setting that changes the tensors>'."""
+    hashed = {k: v for k, v in settings.items() if k != "root"}
+    return f"{settings['dataset']}-{settings_hash(hashed)}"
+
+
+def run_id(point: dict, seed: int) -> str:
+    return ",".join([*(f"{key}={_fmt(value)}" for key, value in point.items()), f"seed={seed}"])
+
+
+def experiment_runs(config: dict, experiment: str) -> dict[str, dict[str, Any]]:
+    """Every run of an experiment: {run_id: settings}, in a stable order."""
+    block = config["experiments"][experiment]
+    base = {**config["training"], **block.get("training", {})}
+    vary = block.get("vary", {})
+    runs = {}
+    for values in itertools.product(*vary.values()):
+        point = dict(zip(vary, values))
+        for seed in block["seeds"]:
+            runs[run_id(point, seed)] = {**base, **point, "seed": seed, "precision": config["precision"]}
+    return runs
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
