@@ -49,14 +49,16 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def torch_save(obj: Any, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # through a file handle: given a path, torch names the archive's records after the (random)
+    # temporary file name, so the same tensors would give different bytes on every run
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def write_csv(frame, path: str | os.PathLike) -> None:
     """Write a pandas DataFrame atomically (full float precision, no index)."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.17g")
+        frame.to_csv(tmp, index=False)  # repr floats: shortest text that round-trips exactly
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -1,0 +1,26 @@
+# The LPLR paper artefact: one DAG from data to figures, notebooks and the paper PDF.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/ntk.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/notebooks.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

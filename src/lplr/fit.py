@@ -1,0 +1,237 @@
+"""Statistics of the loss curves: L* estimators, the linear-regime window, rates, PL slopes.
+
+Definitions (experiments.md):
+    gap_t       = L_t - L*
+    linear rate c: least-squares slope of log gap_t against t inside the window, gap ~ exp(-c t)
+    PL slope beta: least-squares slope of log G_t against log gap_t inside the window
+    PL ratio    rho_t = G_t / (2 gap_t); its lower envelope is min rho_t over the window
+    predicted   linearised GD contracts the loss per step by at most (1 - eta mu)^2, rate -2 log(1 - eta mu);
+                the seed's PL + smoothness bound is (1 - eta mu), rate -log(1 - eta mu)
+
+Window rule (deterministic): candidate ends on `grid` evenly spaced steps; among all windows
+spanning at least `min_fraction` of the run whose log-linear fit has R^2 >= r2_min and no residual
+larger than `max_residual` (in log-gap units: R^2 alone lets a long steep window swallow a
+transient or a floor), take the longest, ties to the higher R^2. No such window: the run has
+"no linear window" (NaN rate).
+
+GD trajectories are deterministic and their residuals autocorrelated, so per-run regression
+standard errors are not reported; uncertainty comes from seeds (t-intervals across seeds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+LSTAR_METHODS = ("zero", "min", "asymptote")
+
+
+def estimate_lstar(loss: np.ndarray, method: str, min_offset: float = 0.1) -> float:
+    """L* by `method`: 'zero'; 'min' = (1 - min_offset) * min L; 'asymptote' = L* of L* + A exp(-c t) on the tail.
+
+    'min' keeps the last point off log(0): its gap is min_offset * min L.
+    """
+    loss = np.asarray(loss, dtype=float)
+    low = float(np.nanmin(loss))
+    if method == "zero":
+        return 0.0
+    if method == "min":
+        return (1.0 - min_offset) * low
+    if method == "asymptote":
+        return _asymptote(loss, low, min_offset)
+    raise ValueError(f"unknown L* estimator {method!r}; use one of {LSTAR_METHODS}")
+
+
+def _asymptote(loss: np.ndarray, low: float, min_offset: float) -> float:
+    """Fit L* + A exp(-c t) to the second half of the run; clamp L* to [0, min L) (just below min L)."""
+    tail = loss[len(loss) // 2:]
+    t = np.arange(len(tail), dtype=float)
+    ceiling = low * (1.0 - 1e-9)
+    guess_c = max(math.log(max(tail[0], 1e-300) / max(tail[-1], 1e-300)) / max(len(tail) - 1, 1), 1e-6)
+
+    def model(t, lstar, log_a, c):
+        return lstar + np.exp(log_a - c * t)
+
+    try:
+        (lstar, _, _), _ = optimize.curve_fit(
+            model, t, tail, p0=(0.5 * ceiling, math.log(max(tail[0] - 0.5 * ceiling, 1e-300)), guess_c),
+            bounds=([0.0, -np.inf, 0.0], [max(ceiling, 1e-300), np.inf, np.inf]), maxfev=5000)
+    except (RuntimeError, ValueError):
+        return ceiling
+    return float(np.clip(lstar, 0.0, ceiling))
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # first step in the window
+    end: int    # last step in the window
+    slope: float
+    intercept: float
+    r2: float
+
+
+def detect_window(steps: np.ndarray, log_gap: np.ndarray, r2_min: float, min_fraction: float, grid: int,
+                  max_residual: float = np.inf) -> Window | None:
+    """The longest window (on a grid of candidate ends) whose log-linear fit reaches R^2 >= r2_min
+    with every |residual| <= max_residual."""
+    steps, log_gap = np.asarray(steps, dtype=float), np.asarray(log_gap, dtype=float)
+    finite = np.isfinite(log_gap)
+    candidates = np.unique(np.linspace(0, len(steps) - 1, grid).round().astype(int))
+    span_min = min_fraction * (steps[-1] - steps[0])
+    best = None
+    for i, a in enumerate(candidates):
+        for b in candidates[i + 1:]:
+            span = steps[b] - steps[a]
+            if span < span_min or (best is not None and span < best.end - best.start):
+                continue
+            if not finite[a:b + 1].all():
+                continue
+            fit = stats.linregress(steps[a:b + 1], log_gap[a:b + 1])
+            r2 = fit.rvalue ** 2
+            if r2 < r2_min:
+                continue
+            residual = log_gap[a:b + 1] - (fit.intercept + fit.slope * steps[a:b + 1])
+            if np.abs(residual).max() > max_residual:
+                continue
+            if best is None or span > best.end - best.start or r2 > best.r2:
+                best = Window(int(steps[a]), int(steps[b]), float(fit.slope), float(fit.intercept), float(r2))
+    return best
+
+
+def log_gap(loss: np.ndarray, lstar: float) -> np.ndarray:
+    gap = np.asarray(loss, dtype=float) - lstar
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gap > 0, np.log(gap), np.nan)
+
+
+def fit_curve(metrics: pd.DataFrame, lstar_method: str, fit_cfg: dict) -> dict:
+    """Window, rate, PL slope and PL-ratio envelope of one loss curve under one L* estimator."""
+    steps, loss, grad = (metrics[c].to_numpy(float) for c in ("step", "loss", "grad_norm_sq"))
+    lstar = estimate_lstar(loss, lstar_method, fit_cfg["min_offset"])
+    lg = log_gap(loss, lstar)
+    w = fit_cfg["window"]
+    window = detect_window(steps, lg, w["r2_min"], w["min_fraction"], w["grid"], w["max_residual"])
+    out = {"lstar_method": lstar_method, "lstar": lstar}
+    if window is None:
+        return {**out, "has_window": False, "t0": np.nan, "t1": np.nan, "rate": np.nan, "r2": np.nan,
+                "pl_slope": np.nan, "pl_envelope": np.nan}
+    inside = (steps >= window.start) & (steps <= window.end) & np.isfinite(lg) & (grad > 0)
+    pl = stats.linregress(lg[inside], np.log(grad[inside]))
+    rho = grad[inside] / (2 * np.exp(lg[inside]))
+    return {**out, "has_window": True, "t0": window.start, "t1": window.end, "rate": -window.slope,
+            "r2": window.r2, "pl_slope": float(pl.slope), "pl_envelope": float(rho.min())}
+
+
+def lplr_exit_step(spectrum: pd.DataFrame, fraction: float) -> float:
+    """The first probed step where lambda_min(Theta_t) / lambda_min(Theta_0) < fraction (NaN if never)."""
+    outside = spectrum.loc[spectrum["lambda_min_ratio"] < fraction, "step"]
+    return float(outside.iloc[0]) if len(outside) else np.nan
+
+
+def fit_run(metrics: pd.DataFrame, spectrum: pd.DataFrame | None, manifest: dict, fit_cfg: dict,
+            linearised: np.ndarray | None = None) -> dict:
+    """Every per-run statistic the paper uses, under the headline L* estimator."""
+    row = {"status": manifest["status"], "diverged_step": manifest["diverged_step"], "lr": manifest["lr"],
+           "sharpness_0": manifest["sharpness_0"]}
+    final = metrics.iloc[-1]
+    tested = metrics.dropna(subset=["test_accuracy"])
+    row.update(final_loss=float(final["loss"]), final_drift=float(final["drift"]),
+               final_rel_drift=float(final["rel_drift"]),
+               final_test_accuracy=float(tested["test_accuracy"].iloc[-1]) if len(tested) else np.nan,
+               final_test_loss=float(tested["test_loss"].iloc[-1]) if len(tested) else np.nan)
+    if manifest["status"] != "completed":
+        return {**row, "has_window": False}
+    row.update(fit_curve(metrics, fit_cfg["lstar"], fit_cfg))
+    if spectrum is not None and len(spectrum):
+        lr = manifest["lr"]
+        nearest = spectrum.iloc[(spectrum["step"] - (row["t0"] if row["has_window"] else 0)).abs().argmin()]
+        mu = float(nearest["mu"])
+        row.update(mu_at_t0=mu, sharpness_at_t0=float(nearest["sharpness"]),
+                   predicted_rate=-2 * math.log1p(-lr * mu) if lr * mu < 1 else np.nan,
+                   predicted_rate_pl_bound=-math.log1p(-lr * mu) if lr * mu < 1 else np.nan,
+                   mu_0=float(spectrum["mu"].iloc[0]),
+                   lambda_min_ratio_final=float(spectrum["lambda_min_ratio"].iloc[-1]),
+                   lambda_min_ratio_min=float(spectrum["lambda_min_ratio"].min()),
+                   kernel_change_final=float(spectrum["kernel_change"].iloc[-1]),
+                   sharpness_max=float(spectrum["sharpness"].max()),
+                   lplr_exit_step=lplr_exit_step(spectrum, fit_cfg["lplr_exit_fraction"]),
+                   lqcr_min=float(spectrum["lqcr_q"].iloc[:-1].min()),
+                   audit_max_rel_error=float((spectrum["audit_error"] / spectrum["audit_tolerance"]).max()))
+        row["rate_over_predicted"] = row["rate"] / row["predicted_rate"] if row["has_window"] else np.nan
+    if linearised is not None:
+        ratio = np.log10(metrics["loss"].to_numpy(float)) - np.log10(linearised)
+        row.update(linearised_final_log10_ratio=float(ratio[-1]), linearised_max_abs_log10=float(np.nanmax(np.abs(ratio))))
+    return row
+
+
+def seed_interval(values, confidence: float) -> tuple[float, float, float, int]:
+    """(mean, low, high, n): the t-interval of the mean across seeds (NaN bounds with fewer than 2)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    mean = float(values.mean())
+    if n < 2:
+        return mean, np.nan, np.nan, n
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=stats.sem(values))
+    return mean, float(low), float(high), n
+
+
+def aggregate(runs: pd.DataFrame, by: list[str], columns: list[str], confidence: float) -> pd.DataFrame:
+    """Per condition, each statistic's mean and t-interval across seeds (tidy: one row per condition x statistic)."""
+    rows = []
+    for key, group in runs.groupby(by, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        for column in columns:
+            mean, low, high, n = seed_interval(group[column], confidence)
+            rows.append({**dict(zip(by, key)), "statistic": column, "mean": mean, "ci_low": low, "ci_high": high, "n_seeds": n})
+    return pd.DataFrame(rows)
+
+
+def loglog_slope_by_seed(runs: pd.DataFrame, x: str, y: str, confidence: float) -> dict:
+    """Slope of log y on log x fitted within each seed, then a t-interval across seeds."""
+    slopes = []
+    for _, group in runs.groupby("seed"):
+        group = group[np.isfinite(group[y]) & (group[y] > 0)]
+        if group[x].nunique() >= 2:
+            slopes.append(stats.linregress(np.log(group[x].astype(float)), np.log(group[y])).slope)
+    mean, low, high, n = seed_interval(slopes, confidence)
+    return {"slope": mean, "ci_low": low, "ci_high": high, "n_seeds": n}
+
+
+def sensitivity(curves: dict[str, pd.DataFrame], fit_cfg: dict, r2_values=(0.98, 0.99, 0.995)) -> pd.DataFrame:
+    """Mean rate and PL slope over runs for every L* estimator x window R^2 threshold."""
+    rows = []
+    for method in LSTAR_METHODS:
+        for r2_min in r2_values:
+            cfg = {**fit_cfg, "window": {**fit_cfg["window"], "r2_min": r2_min}}
+            fits = pd.DataFrame([fit_curve(m, method, cfg) for m in curves.values()])
+            rows.append({"lstar_method": method, "r2_min": r2_min, "runs": len(fits),
+                         "runs_with_window": int(fits["has_window"].sum()),
+                         "mean_rate": float(fits["rate"].mean()), "mean_pl_slope": float(fits["pl_slope"].mean()),
+                         "mean_window_start": float(fits["t0"].mean()), "mean_window_end": float(fits["t1"].mean())})
+    return pd.DataFrame(rows)
+
+
+def fit_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-run fits, per-condition summary across seeds, L*/window sensitivity) of one experiment.
+
+    `runs` maps run id -> {"settings", "metrics" (DataFrame), "manifest", "spectrum" (DataFrame or None),
+    "linearised" (array or None)}.
+    """
+    rows = []
+    for run_id, run in runs.items():
+        fitted = fit_run(run["metrics"], run["spectrum"], run["manifest"], fit_cfg, run.get("linearised"))
+        rows.append({"run": run_id, **{k: run["settings"][k] for k in vary}, "seed": run["settings"]["seed"], **fitted})
+    per_run = pd.DataFrame(rows)
+    numeric = [c for c in per_run.columns if c not in ("run", "seed", "status", "lstar_method", "has_window", *vary)
+               and pd.api.types.is_numeric_dtype(per_run[c])]
+    completed_runs = per_run[per_run["status"] == "completed"]  # diverged runs are counted, not averaged
+    summary = aggregate(completed_runs, vary or ["seed"], numeric, fit_cfg["confidence"])
+    completed = {k: r["metrics"] for k, r in runs.items() if r["manifest"]["status"] == "completed"}
+    return per_run, summary, sensitivity(completed, fit_cfg)

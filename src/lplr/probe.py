@@ -1,0 +1,111 @@
+"""Probe the empirical NTK at every checkpoint of a training run, with the PL audit and the LQCR check.
+
+Per checkpoint t (on the probe set S, in float64 at the checkpoint's exact parameters):
+    lambda_min, lambda_max, condition   spectrum of Theta_SS
+    mu = lambda_min / |S|                the PL constant (L* = 0): G >= 2 mu L
+    sharpness = eta lambda_max / |S|     linearised GD is stable while eta (lambda_max + lambda_min) / |S| <= 2
+    lambda_min_ratio, kernel_change      lambda_min(Theta_t) / lambda_min(Theta_0), ||Theta_t - Theta_0||_F / ||Theta_0||_F
+    audit                                ||grad L_S||^2 == r_S^T Theta_SS r_S / |S|^2 (raises on violation)
+    lqcr_q                               <grad L(theta_t), theta_t - theta_T> / (L_t - L_T) on the training set
+Step 0 also stores the eigendecomposition's projections of r_0, for the linearised model
+r_t = (I - eta Theta_0 / n)^t r_0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lplr import ntk
+from lplr.data import load_prepared
+from lplr.io import atomic_path, read_json, write_csv
+from lplr.models import build_model
+
+
+class AuditError(AssertionError):
+    """The PL identity failed: a bug in the NTK code, never a property of the network."""
+
+
+def probe_indices(n: int, probe_size: int, seed: int) -> np.ndarray:
+    """The probe set S: all n points when n <= probe_size, else a seeded subset of probe_size."""
+    if n <= probe_size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, probe_size, replace=False))
+
+
+def load_checkpoint(path: Path, settings: dict, input_shape, dtype=torch.float64, device="cpu") -> torch.nn.Module:
+    model = build_model(settings, input_shape)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.to(dtype=dtype, device=device)
+
+
+def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | Path, out_eigen: str | Path,
+              probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0, device: str = "cpu") -> pd.DataFrame:
+    train_dir = Path(train_dir)
+    manifest = read_json(train_dir / "manifest.json")
+    settings, lr = manifest["settings"], manifest["lr"]
+    data = load_prepared(data_file, device=device, dtype=torch.float64)
+    x, y = data["x_train"], data["y_train"]
+    subset = torch.as_tensor(probe_indices(len(x), probe_size, probe_seed), device=x.device)
+    x_s, y_s = x[subset], y[subset]
+    steps = manifest["checkpoint_steps"]
+    models = {}
+
+    def model_at(step):
+        if step not in models:
+            models[step] = load_checkpoint(train_dir / "checkpoints" / f"step_{step:07d}.pt", settings,
+                                           tuple(x.shape[1:]), device=device)
+        return models[step]
+
+    final = model_at(steps[-1])
+    loss_final, _ = ntk.full_gradient(final, x, y)
+    theta_final = torch.cat([p.detach().reshape(-1) for p in final.parameters()])
+
+    rows, eigenvalues, theta_0 = [], [], None
+    for step in steps:
+        model = model_at(step)
+        theta = ntk.empirical_ntk(model, x_s)
+        audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps)
+        if not audit["audit_ok"]:
+            raise AuditError(f"{train_dir}: PL audit failed at step {step}: ||grad L_S||^2 = {audit['grad_norm_sq']!r} "
+                             f"but r^T Theta r / |S|^2 = {audit['quadratic_form']!r} (|error| {audit['audit_error']:.3g} > "
+                             f"tolerance {audit['audit_tolerance']:.3g}). The NTK code is wrong; do not trust any spectrum.")
+        evals, evecs = torch.linalg.eigh(theta)
+        if theta_0 is None:
+            theta_0 = theta
+            residual0 = (model(x_s) - y_s).detach()
+            projections0 = (evecs.T @ residual0).pow(2)
+        loss_t, grad_t = ntk.full_gradient(model, x, y)
+        params_t = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        gap = loss_t - loss_final
+        lqcr = float(grad_t @ (params_t - theta_final)) / gap if gap > 0 else float("nan")
+        n_s = len(x_s)
+        lam_min, lam_max = float(evals[0]), float(evals[-1])
+        rows.append({
+            "step": step, "n_probe": n_s, "lambda_min": lam_min, "lambda_max": lam_max,
+            "condition": lam_max / lam_min if lam_min > 0 else float("inf"),
+            "mu": lam_min / n_s, "sharpness": lr * lam_max / n_s,
+            "kernel_change": float(torch.linalg.norm(theta - theta_0) / torch.linalg.norm(theta_0)),
+            "probe_loss": audit["loss"], "probe_grad_norm_sq": audit["grad_norm_sq"],
+            "quadratic_form": audit["quadratic_form"], "audit_error": audit["audit_error"],
+            "audit_tolerance": audit["audit_tolerance"], "audit_ok": audit["audit_ok"], "lqcr_q": lqcr,
+        })
+        eigenvalues.append(evals.cpu().numpy())
+    frame = pd.DataFrame(rows)
+    frame.insert(4, "lambda_min_ratio", frame["lambda_min"] / frame["lambda_min"].iloc[0])
+    write_csv(frame, out_spectrum)
+    with atomic_path(out_eigen) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, steps=np.array(steps), eigenvalues=np.stack(eigenvalues),
+                     initial_projections=projections0.cpu().numpy(), lr=lr, n_probe=len(x_s))
+    return frame
+
+
+def linearised_loss(eigenvalues0: np.ndarray, projections0: np.ndarray, lr: float, steps: np.ndarray) -> np.ndarray:
+    """L_lin(t) = (1/2n) sum_i (1 - eta lambda_i / n)^(2t) (u_i . r_0)^2, the initial-NTK prediction."""
+    n = len(eigenvalues0)
+    factors = (1.0 - lr * eigenvalues0 / n) ** 2
+    return (projections0[None, :] * factors[None, :] ** steps[:, None]).sum(axis=1) / (2 * n)

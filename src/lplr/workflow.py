@@ -1,0 +1,61 @@
+"""Readers that turn the DAG's files back into the objects lplr.fit and lplr.plots take.
+
+Run files live at results/<stage>/<experiment>/<run>/..., so a file's run id is its folder name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lplr.io import read_json
+from lplr.probe import linearised_loss
+
+
+def run_of(path: str | Path) -> str:
+    return Path(path).parent.name
+
+
+def linearised_curve(eigen_file: str | Path, steps: np.ndarray, n_train: int | None) -> np.ndarray | None:
+    """The initial-NTK prediction of the loss at `steps`, when the probe set was the whole training set."""
+    eigen = np.load(eigen_file)
+    if n_train is not None and int(eigen["n_probe"]) != n_train:
+        return None
+    return linearised_loss(eigen["eigenvalues"][0], eigen["initial_projections"], float(eigen["lr"]), steps)
+
+
+def load_runs(settings: dict[str, dict], inputs) -> dict[str, dict]:
+    """{run id: settings, metrics, manifest, spectrum, linearised} from a fit rule's inputs."""
+    by_run = {key: {run_of(p): p for p in getattr(inputs, key)} for key in ("metrics", "manifests", "spectra", "eigen")}
+    runs = {}
+    for run_id, run_settings in settings.items():
+        metrics = pd.read_csv(by_run["metrics"][run_id])
+        manifest = read_json(by_run["manifests"][run_id])
+        spectrum = pd.read_csv(by_run["spectra"][run_id]) if run_id in by_run["spectra"] else None
+        linearised = None
+        if run_id in by_run["eigen"] and manifest["status"] == "completed":
+            linearised = linearised_curve(by_run["eigen"][run_id], metrics["step"].to_numpy(), manifest["n_train"])
+        runs[run_id] = {"settings": run_settings, "metrics": metrics, "manifest": manifest, "spectrum": spectrum,
+                        "linearised": linearised}
+    return runs
+
+
+def read_fits(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def read_curves(fits: pd.DataFrame, metrics_files) -> dict[str, pd.DataFrame]:
+    files = {run_of(p): p for p in metrics_files}
+    return {run: pd.read_csv(files[run]) for run in fits["run"]}
+
+
+def read_linearised(fits: pd.DataFrame, eigen_files, curves: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    files = {run_of(p): p for p in eigen_files}
+    out = {}
+    for run in fits.loc[fits["status"] == "completed", "run"]:
+        curve = linearised_curve(files[run], curves[run]["step"].to_numpy(), None)
+        if curve is not None:
+            out[run] = curve
+    return out

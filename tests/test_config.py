@@ -1,0 +1,58 @@
+"""Config validation names the key; experiment blocks expand into the expected runs."""
+
+import copy
+import re
+
+import pytest
+
+from lplr.config import ConfigError, data_key, data_settings, experiment_runs, validate_config
+
+
+def test_default_config_is_valid(default_config, schema):
+    validate_config(default_config, schema)
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c["experiments"]["width"]["vary"].__setitem__("width", [16, -8]), "experiments.width.vary.width[1]"),
+        (lambda c: c["training"].__setitem__("steps", "many"), "training.steps"),
+        (lambda c: c["training"].__setitem__("init", "xavier"), "training.init"),
+        (lambda c: c["data"].__setitem__("dataset", "svhn"), "data.dataset"),
+        (lambda c: c["data"].__setitem__("classes", [0, 11]), "data.classes[1]"),
+        (lambda c: c["fit"].__setitem__("confidence", 1.5), "fit.confidence"),
+        (lambda c: c["experiments"]["width"].__setitem__("colour", "red"), "experiments.width"),
+        (lambda c: c.__setitem__("device", "tpu"), "device"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(default_config, schema, mutate, key):
+    config = copy.deepcopy(default_config)
+    mutate(config)
+    with pytest.raises(ConfigError, match=re.escape(f"config key '{key}'")):
+        validate_config(config, schema)
+
+
+def test_unknown_key_is_named(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["training"]["widht"] = 64
+    with pytest.raises(ConfigError, match="'widht' was unexpected"):
+        validate_config(config, schema)
+
+
+def test_runs_are_the_grid_times_the_seeds(default_config, schema):
+    config = validate_config(copy.deepcopy(default_config), schema)
+    runs = experiment_runs(config, "width")
+    widths, seeds = config["experiments"]["width"]["vary"]["width"], config["experiments"]["width"]["seeds"]
+    assert len(runs) == len(widths) * len(seeds)
+    assert runs[f"width={widths[0]},seed={seeds[-1]}"]["width"] == widths[0]
+    assert all(r["precision"] == config["precision"] and r["depth"] == 5 for r in runs.values())
+
+
+def test_data_key_changes_with_every_preparation_setting(default_config, schema):
+    config = validate_config(copy.deepcopy(default_config), schema)
+    base = data_settings(config, "width")
+    keys = {data_key(base)}
+    for change in ({"n_train": 100}, {"seed": 1}, {"classes": [3, 8]}, {"normalization": "pixels"}):
+        keys.add(data_key({**base, **change}))
+    assert len(keys) == 5
+    assert data_key({**base, "root": "/elsewhere"}) == data_key(base)  # where downloads live changes nothing

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the system packages the DAG needs when they are missing: LaTeX (paper/main.tex -> PDF),
+# latexmk, and poppler's pdftotext (the tests read the PDF's text). Debian/Ubuntu via apt-get;
+# elsewhere it prints what to install and fails.
+set -euo pipefail
+
+PACKAGES=(texlive-latex-base texlive-latex-recommended lmodern latexmk poppler-utils)
+missing() {
+  for cmd in pdflatex latexmk bibtex pdftotext; do command -v "$cmd" >/dev/null || { echo "$cmd"; return; }; done
+  for file in lmodern.sty booktabs.sty natbib.sty; do
+    [ -n "$(kpsewhich "$file" 2>/dev/null)" ] || { echo "$file"; return; }
+  done
+}
+
+what=$(missing)
+[ -z "$what" ] && exit 0
+echo "system-deps: '$what' is missing; installing ${PACKAGES[*]}" >&2
+if command -v apt-get >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=(); elif sudo -n true 2>/dev/null; then SUDO=(sudo -n); else SUDO=(); fi
+  if [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; then
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+    what=$(missing)
+    [ -z "$what" ] && exit 0
+  fi
+  echo "system-deps: run 'sudo apt-get install --no-install-recommends ${PACKAGES[*]}', then make again." >&2
+else
+  echo "system-deps: install a TeX distribution with latexmk, the lmodern/booktabs/natbib packages and poppler" \
+       "(pdftotext); e.g. macOS: 'brew install --cask mactex-no-gui && brew install poppler'. Then make again." >&2
+fi
+exit 1

@@ -1,0 +1,32 @@
+rule numbers:
+    input:
+        summary="results/tables/width_summary.csv",
+        runs="results/fits/width/runs.csv",
+    output:
+        tex="results/paper/numbers.tex",
+        csv="results/tables/numbers.csv",
+    params:
+        confidence=config["fit"]["confidence"],
+    log:
+        "logs/paper/numbers.log",
+    conda:
+        ENV
+    script:
+        "../scripts/numbers.py"
+
+
+rule paper:
+    input:
+        tex="paper/main.tex",
+        bib="paper/refs.bib",
+        numbers="results/paper/numbers.tex",
+        figures=expand("results/figures/{figure}.pdf", figure=FIGURES),
+    output:
+        pdf="results/paper/main.pdf",
+    log:
+        "logs/paper/main.log",
+    conda:
+        ENV
+    shell:
+        "TEXINPUTS=paper:results/paper:results/figures: BIBINPUTS=paper: "
+        "latexmk -pdf -interaction=nonstopmode -halt-on-error -outdir=results/paper {input.tex} > {log} 2>&1"
