@@ -1,12 +1,24 @@
-"""Full-batch gradient descent with per-step diagnostics, log-spaced checkpoints and resume.
+"""Training: full-batch GD or mini-batch SGD, full-batch diagnostics, log-spaced checkpoints, resume.
 
-At every step t = 0..T (metrics at theta_t, before the update):
-    loss          L(theta_t) = (1/2n) sum_i (f(x_i) - y_i)^2 on the full training set
+The update (heavy ball; momentum 0 is plain (S)GD; torch.optim.SGD's rule with dampening 0):
+    v_{t+1} = momentum * v_t + g_t,    theta_{t+1} = theta_t - eta * v_{t+1},    v_0 = 0
+where g_t is the gradient of the squared loss on the step's batch:
+    gd   the full training set, every step
+    sgd  `batch_size` indices read from a stream of seeded random permutations of 0..n-1 (an epoch is
+         one permutation; a batch may straddle two epochs, so every batch has the same size). The
+         stream's generator lives on the CPU and its state is in the resume file, so resume is exact.
+
+Diagnostics at theta_t (before the update), ALWAYS over the full training set, also for sgd:
+    loss          L(theta_t) = (1/2n) sum_i (f(x_i) - y_i)^2
     grad_norm_sq  G(theta_t) = ||grad L(theta_t)||^2
     drift         ||theta_t - theta_0||, and rel_drift = drift / ||theta_0||
-Metrics are buffered on the device and copied to the host once per block, so there is no
-per-step host synchronisation; `step_time` is the block's wall time divided by its steps.
-Test loss and accuracy are computed at the checkpoints.
+    batch_loss    the loss on the batch of the step taken from theta_t (gd: the loss; sgd: NaN at t = T)
+    epoch         samples seen / n = t * batch_size / n
+    gd: at every step t = 0..T.  sgd: every `eval_every` steps, at the checkpoints and at t = T.
+Metrics are buffered on the device and copied to the host once per block of `metrics_block` steps,
+so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps.
+Test loss and accuracy are computed at the checkpoints. A non-finite loss (full or batch) stops the
+run with status "diverged" (detected at the end of the block it happens in).
 """
 
 from __future__ import annotations
@@ -28,7 +40,8 @@ from lplr.io import git_commit, package_versions, read_json, settings_hash, torc
 from lplr.models import build_model
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_time", "test_loss", "test_accuracy"]
+METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_time", "test_loss", "test_accuracy",
+                  "batch_loss", "epoch"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -46,6 +59,7 @@ def configure_torch(device: torch.device, threads: int | None) -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True  # the CNN's conv backward, else run-to-run noise on GPUs
     if threads:
         torch.set_num_threads(threads)
 
@@ -66,6 +80,79 @@ def learning_rate(settings: dict, model: torch.nn.Module, x: torch.Tensor) -> tu
     return float(settings["lr"]) * len(x) / top, top
 
 
+def optimizer_settings(settings: dict, n: int) -> dict:
+    """{sgd, batch_size, momentum, eval_every} with the config keys checked (gd: the full batch, every step)."""
+    name = settings.get("optimizer", "gd")
+    momentum = float(settings.get("momentum", 0.0))
+    if name == "gd":
+        return {"sgd": False, "batch_size": n, "momentum": momentum, "eval_every": 1}
+    if name != "sgd":
+        raise ValueError(f"unknown optimizer {name!r} (config key 'training.optimizer'); use 'gd' or 'sgd'")
+    if "batch_size" not in settings:
+        raise ValueError("optimizer 'sgd' needs 'training.batch_size' (in config.yaml or the experiment's block)")
+    batch_size = int(settings["batch_size"])
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"training.batch_size = {batch_size} must be in 1..n_train = {n}; use optimizer 'gd' "
+                         "for the full batch")
+    return {"sgd": True, "batch_size": batch_size, "momentum": momentum, "eval_every": int(settings.get("eval_every", 1))}
+
+
+class BatchStream:
+    """Mini-batch indices read from a stream of seeded random permutations of 0..n-1, on the CPU."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size = n, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.perm, self.pos = torch.randperm(n, generator=self.generator), 0
+
+    def take(self, count: int) -> torch.Tensor:
+        """The next `count` batches as a [count, batch_size] index tensor."""
+        parts, need = [], count * self.batch_size
+        while need:
+            if self.pos == self.n:
+                self.perm, self.pos = torch.randperm(self.n, generator=self.generator), 0
+            k = min(need, self.n - self.pos)
+            parts.append(self.perm[self.pos:self.pos + k])
+            self.pos, need = self.pos + k, need - k
+        return torch.cat(parts).view(count, self.batch_size) if parts else torch.empty(0, self.batch_size, dtype=torch.long)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.perm, self.pos = state["perm"].clone(), state["pos"]
+
+
+def batch_seed(seed: int) -> int:
+    """The batch-order stream's seed: its own child of the run seed, so it does not replay the init's draws."""
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+
+
+def loss_and_grads(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor):
+    """(L, grad L) of L = (1/2|batch|) sum (f(x_i) - y_i)^2; both stay on the device."""
+    loss = 0.5 * (model(x) - y).pow(2).mean()
+    return loss, torch.autograd.grad(loss, params)
+
+
+@torch.no_grad()
+def diagnostics(grads, params, theta0) -> torch.Tensor:
+    """[||g||^2, ||theta - theta_0||^2] as one device tensor: multi-tensor norms, a few tiny kernels, no host sync."""
+    norms = torch.stack([*torch._foreach_norm(grads), *torch._foreach_norm(torch._foreach_sub(params, theta0))])
+    return norms.square().view(2, -1).sum(1)
+
+
+@torch.no_grad()
+def update(params, grads, velocity, lr: float, momentum: float) -> None:
+    """theta -= eta v with v = momentum v + g (v is None when momentum = 0: plain theta -= eta g)."""
+    if velocity is None:
+        torch._foreach_add_(params, grads, alpha=-lr)
+        return
+    torch._foreach_mul_(velocity, momentum)
+    torch._foreach_add_(velocity, grads)
+    torch._foreach_add_(params, velocity, alpha=-lr)
+
+
 def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device: str = "auto",
               threads: int | None = None) -> dict:
     """Train one run to `out_dir` (metrics.csv, manifest.json, checkpoints/); resume if a resume file is there."""
@@ -74,9 +161,10 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
     device = resolve_device(device)
     configure_torch(device, threads)
     dtype = DTYPES[settings["precision"]]
-    data = load_prepared(data_file, device=device, dtype=dtype)
+    data = load_prepared(data_file, device=device, dtype=dtype)  # the data lives on the device
     x, y, x_test, y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     n, steps = len(x), settings["steps"]
+    opt = optimizer_settings(settings, n)
 
     torch.manual_seed(settings["seed"])  # init on the CPU so cpu and cuda runs start from the same theta_0
     model = build_model(settings, tuple(x.shape[1:])).to(dtype).to(device)
@@ -85,58 +173,87 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
     theta0_norm = math.sqrt(sum(float(p.pow(2).sum()) for p in theta0))
     lr, lambda_max0 = learning_rate(settings, model, x)
     ckpt_steps = set(checkpoint_steps(steps, settings["checkpoints"]))
+    velocity = [torch.zeros_like(p) for p in params] if opt["momentum"] else None
+    batches = BatchStream(n, opt["batch_size"], batch_seed(settings["seed"])) if opt["sgd"] else None
+
+    def evaluated(t: int) -> bool:
+        return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
 
     resume_file, staging = out_dir / "resume.pt", out_dir / "checkpoints.partial"
-    key = settings_hash({**settings, "data": read_json(Path(data_file).with_name("manifest.json"))["sha256"]})
+    data_sha = read_json(Path(data_file).with_name("manifest.json"))["sha256"]
+    key = settings_hash({**settings, "data": data_sha})
+    _remove_partial_writes(out_dir)
     state = _load_resume(resume_file, key)
     if state is None:
         shutil.rmtree(staging, ignore_errors=True)
         start, rows, test_rows = 0, [], {}
     else:
         with torch.no_grad():
-            for p, saved in zip(params, state["params"]):
-                p.copy_(saved)
+            torch._foreach_copy_(params, [p.to(device) for p in state["params"]])
+            if velocity is not None:
+                torch._foreach_copy_(velocity, [v.to(device) for v in state["velocity"]])
+        if batches is not None:
+            batches.load_state_dict(state["batches"])
         start, rows, test_rows = state["step"], [state["rows"]], state["test_rows"]
         print(f"resuming from step {start}", file=sys.stderr)
     staging.mkdir(exist_ok=True)
+    _remove_partial_writes(staging)
 
     block = settings["metrics_block"]
-    buffer = torch.empty(block, 3, dtype=dtype, device=device)  # loss, G, ||theta - theta_0||^2
+    buffer = torch.empty(block, 4, dtype=dtype, device=device)  # loss, G, ||theta - theta_0||^2, batch loss
     status, diverged_step, last_resume = "completed", None, start
-    t, fill, block_start, started = start, 0, time.perf_counter(), time.perf_counter()
+    t, started = start, time.perf_counter()
     bar = tqdm(total=steps + 1, initial=start, desc=f"train {settings.get('width', '')}", file=sys.stderr, mininterval=5)
     while t <= steps:
-        residual = model(x) - y
-        loss = 0.5 * residual.pow(2).mean()
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            grad_norm_sq = torch.stack(torch._foreach_norm(grads)).pow(2).sum()
-            drift_sq = torch.stack(torch._foreach_norm(torch._foreach_sub(params, theta0))).pow(2).sum()
-            buffer[fill] = torch.stack([loss.detach(), grad_norm_sq, drift_sq])
-            if t in ckpt_steps:
-                test_rows[t] = _evaluate(model, x_test, y_test)
+        block_start = time.perf_counter()
+        end = min(t + block, steps + 1)  # this block visits theta_t .. theta_{end-1}
+        if batches is not None:  # one host-to-device copy of the block's batch indices
+            batch_index = batches.take(min(end, steps) - t).to(device)
+        buffer.fill_(math.nan)
+        for i, s in enumerate(range(t, end)):
+            if evaluated(s):
+                loss, grads = loss_and_grads(model, params, x, y)
+                row = torch.cat([loss.detach().view(1), diagnostics(grads, params, theta0)])
+                if batches is None:  # gd: the batch is the training set, so one row write per step
+                    buffer[i] = torch.cat([row, row[:1]])
+                else:
+                    buffer[i, :3] = row
+            if s in ckpt_steps:  # rare (log-spaced): host syncs here are fine
+                test_rows[s] = _evaluate(model, x_test, y_test)
                 torch_save({name: p.detach().cpu() for name, p in model.state_dict().items()},
-                           staging / f"step_{t:07d}.pt")
-            if t < steps:
-                torch._foreach_add_(params, grads, alpha=-lr)
-        fill, t = fill + 1, t + 1
-        if fill == block or t > steps:
-            values = buffer[:fill].cpu().numpy()  # the one host synchronisation per block
-            elapsed = time.perf_counter() - block_start
-            rows.append(_block_rows(values, t - fill, elapsed / fill, theta0_norm))
-            bar.update(fill)
-            bad = np.flatnonzero(~np.isfinite(values[:, :2]).all(axis=1))
-            if len(bad):
-                status, diverged_step = "diverged", int(t - fill + bad[0])
-                rows[-1] = rows[-1][: bad[0] + 1]
-                break
-            if t - last_resume >= settings["resume_every"] and t <= steps:
-                _save_resume(resume_file, key, t, params, np.concatenate(rows), test_rows)
-                last_resume = t
-            fill, block_start = 0, time.perf_counter()
+                           staging / f"step_{s:07d}.pt")
+            if s < steps:
+                if batches is not None:
+                    idx = batch_index[i]
+                    loss, grads = loss_and_grads(model, params, x[idx], y[idx])
+                    buffer[i, 3] = loss.detach()
+                update(params, grads, velocity, lr, opt["momentum"])
+
+        values = buffer[: end - t].cpu().numpy().astype(np.float64)  # the one host synchronisation per block
+        elapsed = time.perf_counter() - block_start
+        block_steps = np.arange(t, end)
+        keep = np.array([evaluated(s) for s in block_steps])
+        bad = (keep & ~np.isfinite(values[:, :2]).all(axis=1)) | ((block_steps < steps) & ~np.isfinite(values[:, 3]))
+        if bad.any():
+            status, diverged_step = "diverged", int(block_steps[np.argmax(bad)])
+            keep &= block_steps <= diverged_step
+        rows.append(_block_rows(values[keep], block_steps[keep], elapsed / (end - t), theta0_norm,
+                                opt["batch_size"] / n))
+        bar.update(end - t)
+        t = end
+        if status == "diverged":
+            break
+        if t - last_resume >= settings["resume_every"] and t <= steps:
+            _save_resume(resume_file, key, t, params, velocity, batches, np.concatenate(rows), test_rows)
+            last_resume = t
     bar.close()
 
-    metrics = _metrics_frame(np.concatenate(rows), test_rows)
+    last_step = steps if diverged_step is None else diverged_step
+    saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
+    for path in staging.glob("step_*.pt"):  # a diverged run keeps only the checkpoints before the blow-up
+        if int(path.stem.split("_")[1]) not in saved_steps:
+            path.unlink()
+    metrics = _metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step})
     write_csv(metrics, out_dir / "metrics.csv")
     final_dir = out_dir / "checkpoints"
     shutil.rmtree(final_dir, ignore_errors=True)
@@ -149,13 +266,18 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         "dtype": settings["precision"],
         "n_train": n,
         "param_count": sum(p.numel() for p in params),
+        "optimizer": settings.get("optimizer", "gd"),
+        "batch_size": opt["batch_size"],
+        "momentum": opt["momentum"],
+        "eval_every": opt["eval_every"],
         "lr": lr,
         "lambda_max_0": lambda_max0,
         "sharpness_0": lr * lambda_max0 / n,
         "theta0_norm": theta0_norm,
-        "checkpoint_steps": sorted(s for s in ckpt_steps if s < len(metrics)),
-        "data_sha256": read_json(Path(data_file).with_name("manifest.json"))["sha256"],
-        "wall_time_s": time.perf_counter() - started,
+        "checkpoint_steps": saved_steps,
+        "resumed_from_step": start if state is not None else None,
+        "data_sha256": data_sha,
+        "wall_time_s": time.perf_counter() - started,  # this session's, after a resume
         "versions": package_versions(),
         "git_commit": git_commit(Path(__file__).parent),
     }
@@ -170,24 +292,26 @@ def _evaluate(model, x, y) -> tuple[float, float]:
     return float(0.5 * (out - y).pow(2).mean()), float((torch.sign(out) == y).double().mean())
 
 
-def _block_rows(values: np.ndarray, first_step: int, step_time: float, theta0_norm: float) -> np.ndarray:
-    steps = np.arange(first_step, first_step + len(values))
-    drift = np.sqrt(values[:, 2].astype(np.float64))
+def _block_rows(values: np.ndarray, steps: np.ndarray, step_time: float, theta0_norm: float,
+                epochs_per_step: float) -> np.ndarray:
+    drift = np.sqrt(values[:, 2])
     return np.column_stack([steps, values[:, 0], values[:, 1], drift, drift / theta0_norm,
-                            np.full(len(values), step_time)])
+                            np.full(len(values), step_time), values[:, 3], steps * epochs_per_step])
 
 
 def _metrics_frame(rows: np.ndarray, test_rows: dict) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS[:6])
+    frame = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if not c.startswith("test_")])
     frame["step"] = frame["step"].astype(int)
     frame["test_loss"] = frame["step"].map({s: v[0] for s, v in test_rows.items()})
     frame["test_accuracy"] = frame["step"].map({s: v[1] for s, v in test_rows.items()})
     return frame[METRIC_COLUMNS]
 
 
-def _save_resume(path: Path, key: str, step: int, params, rows: np.ndarray, test_rows: dict) -> None:
-    torch_save({"key": key, "step": step, "params": [p.detach().cpu() for p in params], "rows": rows,
-                "test_rows": test_rows}, path)
+def _save_resume(path: Path, key: str, step: int, params, velocity, batches, rows: np.ndarray, test_rows: dict) -> None:
+    torch_save({"key": key, "step": step, "params": [p.detach().cpu() for p in params],
+                "velocity": None if velocity is None else [v.cpu() for v in velocity],
+                "batches": None if batches is None else batches.state_dict(),
+                "rows": rows, "test_rows": test_rows}, path)
 
 
 def _load_resume(path: Path, key: str) -> dict | None:
@@ -198,3 +322,9 @@ def _load_resume(path: Path, key: str) -> dict | None:
         print(f"{path}: settings changed since it was written; starting again", file=sys.stderr)
         return None
     return state
+
+
+def _remove_partial_writes(folder: Path) -> None:
+    """Temporary files of io.atomic_path left behind by a killed run."""
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
