@@ -1,101 +1,248 @@
 """The empirical NTK Theta = J J^T (n x n) of a scalar-output model, its spectrum and the PL audit.
 
-Three implementations of one quantity, chosen by `method` and tested against each other:
-    "mlp"       exact structured path for `lplr.models.MLP`; never forms J. With pre-activations
-                z_l = W_l h_{l-1} + b_l and back-propagated signals delta_l = df/dz_l,
-                df/dW_l = delta_l h_{l-1}^T and df/db_l = delta_l, so
-                    Theta = sum_l (Delta_l Delta_l^T) * (H_{l-1} H_{l-1}^T + 1)     (* elementwise)
-                (the "structured derivatives" idea of Novak et al. 2022). Cost O(n m^2 D + n^2 m D).
-    "jacobian"  any nn.Module: per-sample Jacobians by torch.func (vmap of jacrev) in chunks of
-                samples, contracted as J J^T.
+J_ij = d f(x_i) / d theta_j over ALL parameters. Three implementations of one quantity, chosen by
+`method` and tested against each other (tests/test_ntk.py):
+    "mlp"       exact structured path for `lplr.models.MLP` / `NTKMLP`; never forms J. With
+                pre-activations z_l = s_l W_l h_{l-1} + b_l (s_l = 1 in the standard parametrisation)
+                and back-propagated signals delta_l = df/dz_l (n x width),
+                    df/dW_l = s_l delta_l h_{l-1}^T,   df/db_l = delta_l,   so
+                    Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1)    (* elementwise)
+                (the "structured derivatives" of Novak et al. 2022). Time O(n m^2 D + n^2 m D), all of
+                it in matrix products; memory O(n^2 + n m D).
+    "jacobian"  any nn.Module without coupling between samples (no BatchNorm): per-sample Jacobian rows
+                by torch.func (vmap of jacrev), computed once and contracted as J J^T with one matrix
+                product. If J does not fit `memory_budget` bytes it is never held whole: Theta is
+                filled block by block, Theta_ab = J_a J_b^T for b >= a, with J_a held and J_b streamed.
     "loop"      the plain reference: one autograd call per sample.
+
+Spectrum: `spectrum` (all eigenvalues, dense) and `extreme_eigenvalues` (lambda_min, lambda_max and the
+condition number, dense or by Lanczos; matrix-free Theta v = J (J^T v) by vjp + jvp when no kernel is
+given). `pl_audit` checks ||grad L||^2 == r^T Theta r / n^2, the identity the PL analysis rests on.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+
+import numpy as np
 import torch
+from scipy.sparse.linalg import LinearOperator, eigsh
 from torch import nn
-from torch.func import functional_call, jacrev, vmap
+from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from lplr.models import MLP
+from lplr import models
 
+DENSE_MAX_N = 4096  # "auto" eigensolver: dense eigvalsh up to this n (O(n^3), ~10 s at 4096), Lanczos above
+
+
+# -----------------------------------------------------------------------------
+# the kernel
 
 def empirical_ntk(model: nn.Module, x: torch.Tensor, method: str = "auto", dtype: torch.dtype = torch.float64,
-                  chunk_size: int = 64) -> torch.Tensor:
-    """Theta_ij = <df(x_i)/dtheta, df(x_j)/dtheta> over all parameters, computed and returned in `dtype`."""
+                  chunk_size: int = 32, memory_budget: int = 2**30) -> torch.Tensor:
+    """Theta_ij = <df(x_i)/dtheta, df(x_j)/dtheta> over all parameters, computed and returned in `dtype`.
+
+    method: "auto" (the structured path for the package's MLPs, else "jacobian"), "mlp", "jacobian", "loop".
+    chunk_size: samples per vmap call of the jacobian path. memory_budget: bytes the jacobian path may
+    spend on Jacobian rows (the kernel itself, n^2 entries, comes on top).
+    """
     if method == "auto":
-        method = "mlp" if isinstance(model, MLP) else "jacobian"
-    model = _as_dtype(model, dtype)
+        method = "mlp" if _is_structured_mlp(model) else "jacobian"
     x = x.to(dtype)
     if method == "mlp":
+        if not _is_structured_mlp(model):
+            raise ValueError(f"method 'mlp' needs an lplr.models.MLP or NTKMLP, got {type(model).__name__}; "
+                             "use method 'jacobian' for other modules")
         return _ntk_mlp(model, x)
     if method == "jacobian":
-        return _ntk_jacobian(model, x, chunk_size)
+        return _ntk_jacobian(model, x, chunk_size, memory_budget)
     if method == "loop":
         return _ntk_loop(model, x)
     raise ValueError(f"unknown NTK method {method!r}; use 'auto', 'mlp', 'jacobian' or 'loop'")
 
 
-def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    first = next(model.parameters())
-    return model if first.dtype == dtype else copy.deepcopy(model).to(dtype)
+def _is_structured_mlp(model: nn.Module) -> bool:
+    """True for the package's MLPs with their own forward (a subclass overriding forward is not trusted)."""
+    kinds = tuple(getattr(models, name) for name in ("MLP", "NTKMLP") if hasattr(models, name))
+    return isinstance(model, kinds) and any(type(model).forward is kind.forward for kind in kinds)
 
 
 @torch.no_grad()
-def _ntk_mlp(model: MLP, x: torch.Tensor) -> torch.Tensor:
-    layers = model.layers
-    inputs, masks = [], []  # h_{l-1} and 1[z_l > 0] for each layer
-    h = x.flatten(1)
-    for layer in layers[:-1]:
-        inputs.append(h)
-        z = layer(h)
-        masks.append(z > 0)
-        h = torch.relu(z)
-    inputs.append(h)
-    ones = torch.ones(len(x), len(x), dtype=x.dtype, device=x.device)
-    theta = inputs[-1] @ inputs[-1].T + ones  # readout layer: delta_D = 1
-    delta = layers[-1].weight.expand(len(x), -1) * masks[-1]  # delta_{D-1}
+def _ntk_mlp(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1), layer by layer from the readout down."""
+    dtype = x.dtype
+    layers = list(model.layers)
+    scales = list(getattr(model, "scales", [1.0] * len(layers)))  # s_l: NTKMLP multiplies W_l by s_l
+    weights = [layer.weight.to(dtype) * s if s != 1.0 else layer.weight.to(dtype)  # effective s_l W_l
+               for s, layer in zip(scales, layers)]
+    biases = [layer.bias.to(dtype) for layer in layers]
+    hs = [x.flatten(1)]  # hs[l] = h_l, the input of layer l (0-based); memory n (d + m (D - 1))
+    for weight, bias in zip(weights[:-1], biases[:-1]):
+        hs.append(torch.relu(torch.addmm(bias, hs[-1], weight.T)))  # h_{l+1} = relu(W_l h_l + b_l)
+    one = torch.ones((), dtype=dtype, device=x.device)
+    theta = torch.addmm(one, hs[-1], hs[-1].T, alpha=scales[-1] ** 2)  # readout: delta = 1, so s^2 H H^T + 1
+    if len(layers) == 1:
+        return theta
+    delta = weights[-1] * (hs.pop() > 0)  # delta for the last hidden layer: w_D * relu'(z), n x m
     for index in range(len(layers) - 2, -1, -1):
-        theta += (delta @ delta.T) * (inputs[index] @ inputs[index].T + ones)
+        gram_h = torch.addmm(one, hs[index], hs[index].T, alpha=scales[index] ** 2)  # s^2 H H^T + 1
+        theta.addcmul_(delta @ delta.T, gram_h)  # += (Delta Delta^T) * (s^2 H H^T + 1)
+        del gram_h
         if index > 0:
-            delta = (delta @ layers[index].weight) * masks[index - 1]
+            delta = (delta @ weights[index]) * (hs.pop() > 0)  # delta_{l-1} = (delta_l W_l) * relu'(z_{l-1})
     return theta
 
 
-def per_sample_jacobian(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """J (len(x) x P): row i is df(x_i)/dtheta, parameters flattened in `named_parameters` order."""
-    params = {name: p.detach() for name, p in model.named_parameters()}
-
-    def f_single(p, sample):
-        return functional_call(model, p, (sample.unsqueeze(0),)).squeeze(0)
-
-    jac = vmap(jacrev(f_single), in_dims=(None, 0))(params, x)
-    return torch.cat([j.reshape(len(x), -1) for j in jac.values()], dim=1)
+def _params_and_buffers(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict]:
+    """Detached copies in `dtype` (floating tensors only), for functional_call."""
+    cast = lambda t: t.detach().to(dtype) if t.is_floating_point() else t.detach()  # noqa: E731
+    return ({name: cast(p) for name, p in model.named_parameters()},
+            {name: cast(b) for name, b in model.named_buffers()})
 
 
-def _ntk_jacobian(model: nn.Module, x: torch.Tensor, chunk_size: int) -> torch.Tensor:
-    jacobian = torch.cat([per_sample_jacobian(model, chunk) for chunk in x.split(chunk_size)])
-    return jacobian @ jacobian.T
+def per_sample_jacobian(model: nn.Module, x: torch.Tensor, chunk_size: int = 32) -> torch.Tensor:
+    """J (len(x) x P) in x's dtype: row i is df(x_i)/dtheta, parameters flattened in `named_parameters` order.
+
+    Rows come `chunk_size` samples at a time (vmap of jacrev) and are written into one preallocated J,
+    so the peak is J plus one chunk's rows and activations.
+    """
+    params, buffers = _params_and_buffers(model, x.dtype)
+
+    def f_single(p, sample):  # one sample -> scalar f(sample)
+        return functional_call(model, (p, buffers), (sample.unsqueeze(0),)).squeeze(0)
+
+    rows_of = vmap(jacrev(f_single), in_dims=(None, 0))
+    jacobian = torch.empty(len(x), sum(p.numel() for p in params.values()), dtype=x.dtype, device=x.device)
+    for start in range(0, len(x), chunk_size):
+        chunk = rows_of(params, x[start:start + chunk_size])
+        torch.cat([j.reshape(len(j), -1) for j in chunk.values()], dim=1, out=jacobian[start:start + chunk_size])
+    return jacobian
+
+
+def _ntk_jacobian(model: nn.Module, x: torch.Tensor, chunk_size: int, memory_budget: int) -> torch.Tensor:
+    """Theta = J J^T; if n P bytes exceed the budget, Theta_ab = J_a J_b^T over row blocks, b >= a."""
+    n = len(x)
+    row_bytes = sum(p.numel() for p in model.parameters()) * x.element_size()
+    inner = max(1, min(chunk_size, memory_budget // (4 * row_bytes)))  # vmap chunk: at most 1/4 of the budget
+    if n * row_bytes + inner * row_bytes <= memory_budget:
+        jacobian = per_sample_jacobian(model, x, inner)
+        return jacobian @ jacobian.T
+    # blocked: the held block J_a gets half the budget, the streamed block J_b a quarter
+    outer = max(inner, memory_budget // (2 * row_bytes))
+    theta = torch.empty(n, n, dtype=x.dtype, device=x.device)
+    for a0 in range(0, n, outer):
+        a1 = min(a0 + outer, n)
+        block = per_sample_jacobian(model, x[a0:a1], inner)
+        theta[a0:a1, a0:a1] = block @ block.T
+        for b0 in range(a1, n, inner):
+            b1 = min(b0 + inner, n)
+            theta[a0:a1, b0:b1] = block @ per_sample_jacobian(model, x[b0:b1], inner).T
+            theta[b0:b1, a0:a1] = theta[a0:a1, b0:b1].T
+    return theta
 
 
 def _ntk_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Reference: row i of J by one autograd call on f(x_i)."""
+    params, buffers = _params_and_buffers(model, x.dtype)
+    leaves = {name: p.requires_grad_() for name, p in params.items()}
     rows = []
     for sample in x:
-        grads = torch.autograd.grad(model(sample.unsqueeze(0)).squeeze(), params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+        out = functional_call(model, (leaves, buffers), (sample.unsqueeze(0),)).squeeze()
+        grads = torch.autograd.grad(out, list(leaves.values()), allow_unused=True)
+        rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
+                               for g, p in zip(grads, leaves.values())]))
     jacobian = torch.stack(rows)
     return jacobian @ jacobian.T
 
+
+def ntk_matvec(model: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.float64, chunk_size: int = 256):
+    """v -> Theta v = J (J^T v) without forming J or Theta: one vjp and one jvp per chunk of samples.
+
+    J^T v = sum_chunks vjp(f_chunk)(v_chunk) (a parameter-shaped vector), then (J u)_chunk = jvp(f_chunk)(u).
+    Memory: the parameters twice plus one chunk's activations.
+    """
+    params, buffers = _params_and_buffers(model, dtype)
+    x = x.to(dtype)
+    chunks = x.split(chunk_size)
+
+    def f(p, xc):
+        return functional_call(model, (p, buffers), (xc,))
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        v = v.to(dtype)
+        u = {name: torch.zeros_like(p) for name, p in params.items()}
+        for xc, vc in zip(chunks, v.split(chunk_size)):
+            _, pullback = vjp(lambda p: f(p, xc), params)
+            for name, g in pullback(vc)[0].items():  # u += J_c^T v_c
+                u[name] += g
+        return torch.cat([jvp(lambda p: f(p, xc), (params,), (u,))[1] for xc in chunks])  # J u
+
+    return matvec
+
+
+# -----------------------------------------------------------------------------
+# spectrum
 
 def spectrum(theta: torch.Tensor) -> torch.Tensor:
     """Eigenvalues of the symmetric PSD kernel, ascending (dense float64 solver)."""
     return torch.linalg.eigvalsh(theta.to(torch.float64))
 
 
-def lambda_max(model: nn.Module, x: torch.Tensor) -> float:
-    return float(spectrum(empirical_ntk(model, x))[-1])
+def extreme_eigenvalues(theta: torch.Tensor | None = None, model: nn.Module | None = None,
+                        x: torch.Tensor | None = None, method: str = "auto", tol: float = 1e-8,
+                        chunk_size: int = 256) -> dict:
+    """lambda_min, lambda_max and condition = lambda_max / lambda_min of Theta (float64).
+
+    Give `theta`, or `model` and `x` (then "dense" forms Theta by `empirical_ntk`, "iterative" never does:
+    matrix-free Theta v = J (J^T v) via `ntk_matvec`). method "auto": dense for n <= DENSE_MAX_N.
+      dense      torch.linalg.eigvalsh; "eigenvalues" holds the whole spectrum, ascending.
+      iterative  Lanczos (ARPACK eigsh, which="SA" and "LA", k=1). ARPACK stops when each Ritz pair has
+                 ||Theta v - lambda v|| <= tol |lambda|, and for a symmetric matrix the residual bounds the
+                 distance to the nearest eigenvalue, so |lambda - lambda_true| <= tol |lambda| (relative
+                 accuracy tol) for each end; "eigenvalues" holds only [lambda_min, lambda_max].
+    """
+    if theta is None and (model is None or x is None):
+        raise ValueError("extreme_eigenvalues needs theta, or model and x")
+    n = len(theta) if theta is not None else len(x)
+    if method == "auto":
+        method = "dense" if n <= DENSE_MAX_N else "iterative"
+    if method == "iterative" and n < 3:
+        method = "dense"  # ARPACK needs k < n - 1
+    if method == "dense":
+        theta = empirical_ntk(model, x) if theta is None else theta
+        eigenvalues = spectrum(theta)
+    elif method == "iterative":
+        if theta is not None:
+            theta64 = theta.to(torch.float64)
+            matvec = lambda v: theta64 @ v  # noqa: E731
+        else:
+            matvec = ntk_matvec(model, x, torch.float64, chunk_size)
+        device = theta.device if theta is not None else x.device
+        operator = LinearOperator((n, n), dtype=np.float64, matvec=lambda v: matvec(
+            torch.from_numpy(np.asarray(v, dtype=np.float64).reshape(-1)).to(device)).cpu().numpy())
+        v0 = np.random.default_rng(0).standard_normal(n)  # fixed start: same numbers on every run
+        low = eigsh(operator, k=1, which="SA", tol=tol, v0=v0, return_eigenvectors=False)[0]
+        high = eigsh(operator, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)[0]
+        eigenvalues = torch.tensor([low, high], dtype=torch.float64)
+    else:
+        raise ValueError(f"unknown eigensolver method {method!r}; use 'auto', 'dense' or 'iterative'")
+    low, high = float(eigenvalues[0]), float(eigenvalues[-1])
+    return {"lambda_min": low, "lambda_max": high, "condition": high / low if low > 0 else math.inf,
+            "eigenvalues": eigenvalues, "method": method}
+
+
+def lambda_max(model: nn.Module, x: torch.Tensor, method: str = "auto") -> float:
+    """Largest eigenvalue of Theta(x) in float64 (used to calibrate eta = c n / lambda_max)."""
+    return extreme_eigenvalues(empirical_ntk(model, x), method=method)["lambda_max"]
+
+
+# -----------------------------------------------------------------------------
+# the PL audit and the full gradient
+
+def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    first = next(model.parameters())
+    return model if first.dtype == dtype else copy.deepcopy(model).to(dtype)
 
 
 def pl_audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor | None = None,
@@ -105,27 +252,31 @@ def pl_audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta: torch.Te
     L_S = (1/2|S|) sum_i (f(x_i) - y_i)^2, so grad L_S = J^T r / |S| and the identity is exact; the
     tolerance is `tolerance_eps` float64 epsilons times lambda_max ||r||^2 / |S|^2 (the largest the
     right side can be). A failure is a bug in the NTK code, not a property of the network.
+    Also returns the lower bound 2 (lambda_min / |S|) L_S <= ||grad L_S||^2 when it is cheap (dense n).
     """
     model64 = _as_dtype(model, torch.float64)
     x, y = x.to(torch.float64), y.to(torch.float64)
     residual = model64(x) - y
-    loss = 0.5 * residual.pow(2).mean()
-    grads = torch.autograd.grad(loss, [p for p in model64.parameters()])
-    grad_norm_sq = sum(g.pow(2).sum() for g in grads)
+    loss = 0.5 * residual.pow(2).mean()  # L_S = (1/2n) ||r||^2
+    grads = torch.autograd.grad(loss, list(model64.parameters()), allow_unused=True)
+    grad_norm_sq = sum(g.pow(2).sum() for g in grads if g is not None)  # ||grad L_S||^2
     theta = empirical_ntk(model64, x) if theta is None else theta.to(torch.float64)
     residual = residual.detach()
     n = len(x)
-    quadratic = residual @ theta @ residual / n**2
-    top = torch.linalg.eigvalsh(theta)[-1]
+    quadratic = residual @ theta @ residual / n**2  # r^T Theta r / n^2
+    ends = extreme_eigenvalues(theta)
+    top = ends["lambda_max"]
     tolerance = tolerance_eps * torch.finfo(torch.float64).eps * top * residual.pow(2).sum() / n**2
     error = (grad_norm_sq - quadratic).abs()
+    loss, grad_norm_sq = loss.detach(), grad_norm_sq.detach()
     return {"loss": float(loss), "grad_norm_sq": float(grad_norm_sq), "quadratic_form": float(quadratic),
-            "audit_error": float(error), "audit_tolerance": float(tolerance), "audit_ok": bool(error <= tolerance)}
+            "audit_error": float(error), "audit_tolerance": float(tolerance), "audit_ok": bool(error <= tolerance),
+            "lambda_min": ends["lambda_min"], "lambda_max": top,
+            "pl_lower_bound": 2.0 * ends["lambda_min"] / n * float(loss)}  # 2 (lambda_min / n) L_S
 
 
 def full_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
     """(L, grad L flattened) of the squared loss on (x, y), in the model's dtype."""
     loss = 0.5 * (model(x) - y).pow(2).mean()
     grads = torch.autograd.grad(loss, list(model.parameters()))
-    return float(loss), torch.cat([g.reshape(-1) for g in grads])
-
+    return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads])

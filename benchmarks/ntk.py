@@ -1,0 +1,240 @@
+"""Benchmark of lplr.ntk.empirical_ntk against the Jacobian contraction of the PyTorch NTK tutorial.
+
+    python benchmarks/ntk.py            (~3-5 min on 2 cores; prints markdown for benchmarks/README.md)
+    python benchmarks/ntk.py --quick    (small sizes, a smoke test)
+
+Every measured call runs in its own subprocess so that peak memory can be read from the kernel:
+peak = ru_maxrss after the call minus ru_maxrss before it (resident set high-water mark, after setup
+and a small warm-up). tracemalloc does not see torch's allocations; maxrss does. Times are the best
+of `repeats` calls (the machine may be shared: best-of is the least noisy estimate of the cost).
+All timing comparisons are in float32 (the tutorial's dtype); accuracy is checked against float64.
+
+The tutorial method ("Neural Tangent Kernels", pytorch.org/tutorials/intermediate/neural_tangent_kernels):
+jac1 = vmap(jacrev(f))(params, x1), jac2 = the same for x2, then einsum('Naf,Mbf->NMab') per parameter
+tensor, stacked and summed. When its two Jacobians would exceed ~8 GB it is run over blocks of samples
+(every block pair (a, b), as the tutorial's function would be called), and when that would take too
+long only the first `pairs` block pairs are timed and the time is extrapolated to all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev, vmap
+
+from lplr import models, ntk
+
+MEMORY_CAP = 8e9  # bytes: the tutorial's two Jacobians above this are run over blocks of samples
+DEPTH, IN_FEATURES = 5, 784
+MM_SIZE = 2048
+
+
+def maxrss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def best_time(call, repeats: int, budget_s: float = 2.0, most: int = 30) -> float:
+    """Best of at least `repeats` calls, more (up to `most`) while they fit in `budget_s` seconds."""
+    times, begin = [], time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - begin < budget_s and len(times) < most):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def tutorial_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """The tutorial's empirical_ntk_jacobian_contraction, for a scalar output (the (1,)-shaped output keeps 'a', 'b')."""
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def fnet_single(p, x):
+        return functional_call(model, p, (x.unsqueeze(0),))  # shape (1,)
+
+    jac1 = [j.flatten(2) for j in vmap(jacrev(fnet_single), (None, 0))(params, x1).values()]
+    jac2 = [j.flatten(2) for j in vmap(jacrev(fnet_single), (None, 0))(params, x2).values()]
+    result = torch.stack([torch.einsum("Naf,Mbf->NMab", j1, j2) for j1, j2 in zip(jac1, jac2)]).sum(0)
+    return result[:, :, 0, 0]
+
+
+def tutorial_blocked(model: nn.Module, x: torch.Tensor, block: int, pairs: int | None) -> tuple[torch.Tensor, float]:
+    """The tutorial over sample blocks: Theta_ab = tutorial_ntk(x_a, x_b) for all pairs; (Theta, extrapolation factor)."""
+    blocks = x.split(block)
+    theta = torch.zeros(len(x), len(x), dtype=x.dtype)
+    all_pairs = [(a, b) for a in range(len(blocks)) for b in range(len(blocks))]
+    timed = all_pairs[:pairs] if pairs else all_pairs
+    for a, b in timed:
+        theta[a * block:(a + 1) * block, b * block:(b + 1) * block] = tutorial_ntk(model, blocks[a], blocks[b])
+    return theta, len(all_pairs) / len(timed)
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def mlp_path_flops(n: int, width: int, depth: int = DEPTH, d: int = IN_FEATURES) -> float:
+    """Matrix-product FLOPs of ntk._ntk_mlp: forward 2 n d_in d_out per hidden layer, delta back-propagation
+    2 n m^2 per hidden-to-hidden layer, Gram H H^T 2 n^2 d_in per layer and Delta Delta^T 2 n^2 m per hidden layer."""
+    dims = [d] + [width] * (depth - 1)
+    forward = sum(2 * n * a * b for a, b in zip(dims[:-1], dims[1:]))
+    backward = 2 * n * width * width * (depth - 2)
+    grams = sum(2 * n * n * a for a in dims) + 2 * n * n * width * (depth - 1)
+    return float(forward + backward + grams)
+
+
+def timed(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def mm_call(dtype: torch.dtype):
+    """The FLOP/s yardstick: one square torch.mm of side MM_SIZE (2 MM_SIZE^3 FLOPs)."""
+    a, b = torch.randn(MM_SIZE, MM_SIZE, dtype=dtype), torch.randn(MM_SIZE, MM_SIZE, dtype=dtype)
+    return lambda: a @ b
+
+
+def small_cnn() -> nn.Module:
+    """The package's ResNet-style CNN (stem conv, 2 residual blocks of 16 channels, global pooling, scalar readout)."""
+    return models.CNN(1, width=16, depth=2)
+
+
+# -----------------------------------------------------------------------------
+# one case per subprocess
+
+def run_case(case: dict) -> dict:
+    torch.manual_seed(0)
+    dtype = torch.float32
+    if case["model"] == "mlp":
+        model = models.MLP(IN_FEATURES, case["width"], DEPTH)
+        x = torch.randn(case["n"], IN_FEATURES)
+    else:
+        model = small_cnn()
+        x = torch.randn(case["n"], 1, 28, 28)
+    result = {**case, "params": n_params(model)}
+    if case["method"] == "ours":
+        call = lambda: ntk.empirical_ntk(model, x, dtype=dtype)  # noqa: E731
+        ntk.empirical_ntk(model, x[:16], dtype=dtype)  # warm-up
+        before, start = maxrss(), time.perf_counter()
+        theta = call()
+        result["seconds"] = time.perf_counter() - start
+        result["peak_bytes"] = maxrss() - before
+        # timing interleaved with its yardstick (torch.mm, or the tutorial for the CNN), best of `repeats`
+        # rounds: on a shared machine both then see the same conditions
+        other = (lambda: tutorial_ntk(model, x, x)) if case["model"] == "cnn" else mm_call(dtype)  # noqa: E731
+        times, other_times = [result["seconds"]], []
+        for _ in range(case["repeats"]):
+            times.append(timed(call))
+            other_times.append(timed(other))
+        result["seconds"], other_best = min(times), min(other_times)
+        if case["model"] == "mlp":
+            result["flops"] = mlp_path_flops(case["n"], case["width"])
+            result["mm_flops_per_s"] = 2 * MM_SIZE**3 / other_best
+        else:
+            result["tutorial_seconds_interleaved"] = other_best
+    else:
+        jac_bytes = 2 * case["n"] * result["params"] * 4  # the tutorial holds two Jacobians
+        tutorial_ntk(model, x[:8], x[:8])  # warm-up
+        before = maxrss()
+        start = time.perf_counter()
+        if jac_bytes <= MEMORY_CAP:
+            theta, factor = tutorial_ntk(model, x, x), 1.0
+        else:
+            theta, factor = tutorial_blocked(model, x, case["block"], case.get("pairs"))
+        result["seconds"] = (time.perf_counter() - start) * factor
+        result["peak_bytes"] = maxrss() - before
+        result["blocked"] = jac_bytes > MEMORY_CAP
+        result["extrapolation"] = factor
+        for _ in range(case["repeats"] - 1):
+            start = time.perf_counter()
+            tutorial_ntk(model, x, x) if not result["blocked"] else tutorial_blocked(model, x, case["block"], case.get("pairs"))
+            result["seconds"] = min(result["seconds"], (time.perf_counter() - start) * factor)
+    if case.get("accuracy"):  # relative max error of the float32 kernel against float64 (our exact paths)
+        reference = ntk.empirical_ntk(model, x, dtype=torch.float64)
+        result["rel_error"] = float((theta.double() - reference).abs().max() / reference.abs().max())
+    return result
+
+
+def growth_table(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
+    rows = []
+    for n, width in sizes:
+        torch.manual_seed(0)
+        model, x = models.MLP(IN_FEATURES, width, DEPTH), torch.randn(n, IN_FEATURES)
+        ntk.empirical_ntk(model, x[:16], dtype=torch.float32)
+        seconds = best_time(lambda: ntk.empirical_ntk(model, x, dtype=torch.float32), repeats)
+        rows.append({"n": n, "width": width, "seconds": seconds, "gflops": mlp_path_flops(n, width) / seconds / 1e9})
+    return rows
+
+
+def in_subprocess(case: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", help="internal: run one case (JSON) and print its result")
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    args = parser.parse_args()
+    if args.case:
+        case = json.loads(args.case)
+        print(json.dumps(growth_table(case["sizes"], case["repeats"]) if case["model"] == "growth" else run_case(case)))
+        return
+
+    wall = time.perf_counter()
+    torch_threads = torch.get_num_threads()
+    if args.quick:
+        mlp_cases = [(64, 128), (128, 128)]
+        tutorial_plan = {(64, 128): {}, (128, 128): {"block": 64}}
+        growth = [(64, 128), (128, 128), (128, 256)]
+        cnn_n = 32
+    else:
+        mlp_cases = [(256, 512), (1024, 512), (1024, 2048)]
+        tutorial_plan = {(256, 512): {}, (1024, 512): {"block": 256, "pairs": 2},
+                         (1024, 2048): {"block": 32, "pairs": 2}}
+        growth = [(n, 512) for n in (256, 512, 1024, 2048, 4096)] + [(1024, w) for w in (256, 1024, 2048)]
+        cnn_n = 256
+
+    rows = []
+    for n, width in mlp_cases:
+        ours = in_subprocess({"model": "mlp", "method": "ours", "n": n, "width": width, "repeats": 8})
+        tut = in_subprocess({"model": "mlp", "method": "tutorial", "n": n, "width": width, "repeats": 1,
+                             **tutorial_plan[(n, width)]})
+        rows.append((ours, tut))
+        print(f"# mlp n={n} width={width}: ours {ours['seconds']:.3f}s, tutorial {tut['seconds']:.1f}s", file=sys.stderr)
+    growth_rows = in_subprocess({"model": "growth", "sizes": growth, "repeats": 3})
+    cnn_ours = in_subprocess({"model": "cnn", "method": "ours", "n": cnn_n, "repeats": 6, "accuracy": True})
+    cnn_tut = in_subprocess({"model": "cnn", "method": "tutorial", "n": cnn_n, "repeats": 1, "accuracy": True})
+
+    gb = lambda b: f"{b / 1e9:.2f}"  # noqa: E731
+    print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch_threads} threads, float32; "
+          f"load average at the end {os.getloadavg()[0]:.1f}; benchmark wall time {time.perf_counter() - wall:.0f} s.\n")
+    print("| n | width | params | ours (s) | ours peak (GB) | GFLOP/s ours | GFLOP/s mm | ratio | tutorial (s) | tutorial peak (GB) | tutorial run | speedup |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for ours, tut in rows:
+        achieved = ours["flops"] / ours["seconds"]
+        run = "whole" if not tut["blocked"] else (
+            f"blocks of {tut['block']}" + (f", {tut['pairs']} pairs timed, x{tut['extrapolation']:.0f}" if tut["extrapolation"] > 1 else ""))
+        print(f"| {ours['n']} | {ours['width']} | {ours['params']} | {ours['seconds']:.3f} | {gb(ours['peak_bytes'])} | "
+              f"{achieved / 1e9:.0f} | {ours['mm_flops_per_s'] / 1e9:.0f} | {achieved / ours['mm_flops_per_s']:.0%} | "
+              f"{tut['seconds']:.1f} | {gb(tut['peak_bytes'])} | {run} | {tut['seconds'] / ours['seconds']:.0f}x |")
+    print("\n| n | width | MLP path (s) | GFLOP/s |\n|---|---|---|---|")
+    for row in growth_rows:
+        print(f"| {row['n']} | {row['width']} | {row['seconds']:.3f} | {row['gflops']:.0f} |")
+    print(f"\nCNN ({cnn_ours['params']} params, n = {cnn_n}, 28x28): general path {cnn_ours['seconds']:.2f} s "
+          f"(peak {gb(cnn_ours['peak_bytes'])} GB, rel. error vs float64 {cnn_ours['rel_error']:.1e}); tutorial "
+          f"{cnn_ours['tutorial_seconds_interleaved']:.2f} s (interleaved with ours; alone {cnn_tut['seconds']:.2f} s; peak "
+          f"{gb(cnn_tut['peak_bytes'])} GB, rel. error {cnn_tut['rel_error']:.1e}); "
+          f"speedup {cnn_ours['tutorial_seconds_interleaved'] / cnn_ours['seconds']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
