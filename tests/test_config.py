@@ -56,3 +56,32 @@ def test_data_key_changes_with_every_preparation_setting(default_config, schema)
         keys.add(data_key({**base, **change}))
     assert len(keys) == 5
     assert data_key({**base, "root": "/elsewhere"}) == data_key(base)  # where downloads live changes nothing
+
+
+def test_conditions_list_expands_with_seeds(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["pair"] = {
+        "training": {"width": 16},
+        "conditions": [{"init": "he", "lr_mode": "calibrated", "lr": 0.5},
+                       {"init": "depth_aware", "lr_mode": "fixed", "lr": 0.2}],
+        "seeds": [0, 1],
+    }
+    validate_config(config, schema)
+    runs = experiment_runs(config, "pair")
+    assert list(runs) == ["init=he,lr_mode=calibrated,lr=0.5,seed=0", "init=he,lr_mode=calibrated,lr=0.5,seed=1",
+                          "init=depth_aware,lr_mode=fixed,lr=0.2,seed=0", "init=depth_aware,lr_mode=fixed,lr=0.2,seed=1"]
+    assert runs["init=depth_aware,lr_mode=fixed,lr=0.2,seed=1"]["width"] == 16
+
+
+def test_vary_and_conditions_together_are_refused(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["width"]["conditions"] = [{"width": 8}]
+    with pytest.raises(ConfigError, match="either `vary`"):
+        validate_config(config, schema)
+
+
+def test_a_condition_with_a_bad_value_names_its_index(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["pair"] = {"conditions": [{"width": 8}, {"width": 0}], "seeds": [0]}
+    with pytest.raises(ConfigError, match=re.escape("config key 'experiments.pair.conditions[1].width'")):
+        validate_config(config, schema)

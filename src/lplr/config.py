@@ -1,9 +1,10 @@
 """Config validation and the expansion of experiment blocks into concrete runs.
 
-An experiment block names a grid (`vary`, a cartesian product) and seeds; each point of the grid
-times each seed is one run, with the settings `training` defaults <- experiment `training`
-overrides <- grid values <- seed. Run ids are hive-style ("width=64,seed=0") so that a path names
-its settings.
+An experiment block names its conditions, either as a grid (`vary`, a cartesian product) or as an
+explicit list (`conditions`, for settings that only make sense together, such as an lr value and
+its lr_mode), and seeds; each condition times each seed is one run, with the settings `training`
+defaults <- experiment `training` overrides <- condition values <- seed. Run ids are hive-style
+("width=64,seed=0") so that a path names its settings.
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def _check_semantics(config: dict) -> None:
     for name, block in config["experiments"].items():
         if "data" in block:
             check_data_settings(data_settings(config, name), f"experiments.{name}.data")
-        settings = {**config["training"], **block.get("training", {})}
-        if "width" not in settings and "width" not in block.get("vary", {}):
-            raise ConfigError(f"config key 'experiments.{name}': no width; set training.width or vary.width.")
+        if "vary" in block and "conditions" in block:
+            raise ConfigError(f"config key 'experiments.{name}': give either `vary` (a grid) or `conditions` (a list), not both.")
+        for run, settings in experiment_runs(config, name).items():
+            if "width" not in settings:
+                raise ConfigError(f"config key 'experiments.{name}': run {run} has no width; set training.width or vary.width.")
 
 
 def enabled_experiments(config: dict) -> list[str]:
@@ -96,14 +99,28 @@ def run_id(point: dict, seed: int) -> str:
     return ",".join([*(f"{key}={_fmt(value)}" for key, value in point.items()), f"seed={seed}"])
 
 
+def condition_keys(config: dict, experiment: str) -> list[str]:
+    """The settings that tell an experiment's conditions apart (the columns of its tables)."""
+    block = config["experiments"][experiment]
+    if "conditions" in block:
+        return list(dict.fromkeys(key for condition in block["conditions"] for key in condition))
+    return list(block.get("vary", {}))
+
+
+def conditions(config: dict, experiment: str) -> list[dict]:
+    block = config["experiments"][experiment]
+    if "conditions" in block:
+        return [dict(c) for c in block["conditions"]]
+    vary = block.get("vary", {})
+    return [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
+
+
 def experiment_runs(config: dict, experiment: str) -> dict[str, dict[str, Any]]:
     """Every run of an experiment: {run_id: settings}, in a stable order."""
     block = config["experiments"][experiment]
     base = {**config["training"], **block.get("training", {})}
-    vary = block.get("vary", {})
     runs = {}
-    for values in itertools.product(*vary.values()):
-        point = dict(zip(vary, values))
+    for point in conditions(config, experiment):
         for seed in block["seeds"]:
             runs[run_id(point, seed)] = {**base, **point, "seed": seed, "precision": config["precision"]}
     return runs

@@ -10,6 +10,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("
 
 from lplr.config import (
     ConfigError,
+    condition_keys,
     data_key,
     data_settings,
     enabled_experiments,
@@ -55,8 +56,8 @@ def experiment_run_settings(wildcards):
     return RUNS[wildcards.experiment]
 
 
-def vary_keys(wildcards):
-    return list(config["experiments"][wildcards.experiment].get("vary", {}))
+def condition_columns(wildcards):
+    return condition_keys(config, wildcards.experiment)
 
 
 def experiment_files(pattern):

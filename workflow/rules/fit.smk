@@ -9,7 +9,7 @@ rule fit_experiment:
         summary="results/tables/{experiment}_summary.csv",
         sensitivity="results/tables/{experiment}_sensitivity.csv",
     params:
-        vary=vary_keys,
+        vary=condition_columns,
         runs=experiment_run_settings,
         fit=config["fit"],
     log:
