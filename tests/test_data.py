@@ -30,8 +30,9 @@ import yaml
 from torchvision.datasets import CIFAR10, MNIST
 
 from lplr import download
-from lplr.config import ConfigError, load_schema, validate_config
-from lplr.data import CIFAR10_CLASSES, balanced_split, check_data_settings, load_prepared, prepare
+from lplr.config import ConfigError, data_key, load_schema, validate_config
+from lplr.data import (CIFAR10_CLASSES, balanced_split, check_data_settings, downsample, load_prepared, normalize,
+                       prepare, standardization)
 from lplr.io import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -353,6 +354,69 @@ def test_load_prepared_refuses_a_changed_file(tmp_path):
         handle.write(b"x")
     with pytest.raises(ValueError, match="sha256 differs"):
         load_prepared(tmp_path / "data.pt")
+
+
+@pytest.mark.parametrize("factor, side", [(1, 28), (2, 14), (4, 7), (3, 9)])
+def test_downsample_average_pools_blocks_and_is_recorded(tmp_path, factor, side):
+    manifest = prepare(settings(normalization="pixels", downsample=factor), tmp_path / "small")
+    prepare(settings(normalization="pixels"), tmp_path / "full")
+    small = load_prepared(tmp_path / "small" / "data.pt", dtype=torch.float64)
+    full = load_prepared(tmp_path / "full" / "data.pt", dtype=torch.float64)
+    assert manifest["shape"] == [1, side, side] and manifest["downsample"] == factor
+    for part in ("train", "test"):  # the same images, average-pooled (floor mode: 28 -> 9 at factor 3)
+        torch.testing.assert_close(small[f"x_{part}"], torch.nn.functional.avg_pool2d(full[f"x_{part}"], factor))
+        assert torch.equal(small[f"y_{part}"], full[f"y_{part}"])
+    assert (data_key(settings(downsample=2)) != data_key(settings())) and data_key(settings(downsample=2)) != data_key(
+        settings(downsample=4))
+
+
+def test_downsample_factor_is_checked():
+    with pytest.raises(ValueError, match="data.downsample"):
+        downsample(np.zeros((2, 1, 8, 8)), 0)
+    with pytest.raises(ValueError, match="data.downsample"):
+        downsample(np.zeros((2, 1, 8, 8)), 9)
+
+
+@pytest.mark.parametrize("factor", [1, 4])
+def test_standardize_uses_training_statistics_only(tmp_path, factor):
+    manifest = prepare(settings(normalization="standardize", n_train=40, n_test=30, downsample=factor), tmp_path / "std")
+    prepare(settings(normalization="pixels", n_train=40, n_test=30, downsample=factor), tmp_path / "pix")
+    std = load_prepared(tmp_path / "std" / "data.pt", dtype=torch.float64)
+    pix = load_prepared(tmp_path / "pix" / "data.pt", dtype=torch.float64)
+    assert manifest["normalization"] == "standardize"
+    x = std["x_train"]
+    # training pixels: mean 0 at every position, mean square 1 over the channel (one std per channel)
+    torch.testing.assert_close(x.mean(dim=0), torch.zeros_like(x[0]), atol=1e-12, rtol=0)
+    assert float(x.pow(2).mean()) == pytest.approx(1.0, rel=1e-12)
+    # test images are mapped with the TRAINING mean and std, not their own
+    mean = pix["x_train"].mean(dim=0)
+    scale = (pix["x_train"] - mean).pow(2).mean().sqrt()
+    torch.testing.assert_close(std["x_test"], (pix["x_test"] - mean) / scale)
+    assert float(std["x_test"].mean(dim=0).abs().max()) > 1e-6  # the test split is not re-centred on itself
+    torch.testing.assert_close(std["x_train"], (pix["x_train"] - mean) / scale)
+
+
+def test_standardize_has_one_std_per_channel_and_survives_constant_pixels():
+    images = np.random.default_rng(0).uniform(size=(10, 3, 4, 4))
+    images[:, 1] *= 5.0
+    images[:, :, 0, 0] = 0.5  # a pixel that is the same in every image: std 0 there, but not per channel
+    out = normalize(images, "standardize", standardization(images))
+    assert np.isfinite(out).all() and np.allclose(out[:, :, 0, 0], 0.0)
+    assert np.allclose((out ** 2).mean(axis=(0, 2, 3)), 1.0)
+    with pytest.raises(ValueError, match="statistics"):
+        normalize(images, "standardize")
+
+
+def test_schema_accepts_the_new_data_options(config):
+    cfg, schema = config
+    cfg["data"].update(normalization="standardize", downsample=4)
+    validate_config(copy.deepcopy(cfg), schema)
+    cfg["data"]["downsample"] = 0
+    with pytest.raises(ConfigError, match=r"data\.downsample"):
+        validate_config(copy.deepcopy(cfg), schema)
+    cfg["data"].update(downsample=2, normalization="whiten")
+    with pytest.raises(ConfigError, match=r"data\.normalization"):
+        validate_config(cfg, schema)
 
 
 # --- validation ----------------------------------------------------------------------------------
