@@ -68,9 +68,10 @@ def test_conditions_list_expands_with_seeds(default_config, schema):
     }
     validate_config(config, schema)
     runs = experiment_runs(config, "pair")
-    assert list(runs) == ["init=he,lr_mode=calibrated,lr=0.5,seed=0", "init=he,lr_mode=calibrated,lr=0.5,seed=1",
-                          "init=depth_aware,lr_mode=fixed,lr=0.2,seed=0", "init=depth_aware,lr_mode=fixed,lr=0.2,seed=1"]
-    assert runs["init=depth_aware,lr_mode=fixed,lr=0.2,seed=1"]["width"] == 16
+    # condition keys sorted: run ids do not depend on the order the YAML lists them in
+    assert list(runs) == ["init=he,lr=0.5,lr_mode=calibrated,seed=0", "init=he,lr=0.5,lr_mode=calibrated,seed=1",
+                          "init=depth_aware,lr=0.2,lr_mode=fixed,seed=0", "init=depth_aware,lr=0.2,lr_mode=fixed,seed=1"]
+    assert runs["init=depth_aware,lr=0.2,lr_mode=fixed,seed=1"]["width"] == 16
 
 
 def test_vary_and_conditions_together_are_refused(default_config, schema):

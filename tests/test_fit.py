@@ -82,3 +82,17 @@ def test_lplr_exit_is_the_first_step_below_the_fraction():
     spectrum = pd.DataFrame({"step": [0, 1, 3, 10, 30], "lambda_min_ratio": [1.0, 0.9, 0.6, 0.4, 0.7]})
     assert lplr_exit_step(spectrum, 0.5) == 10
     assert np.isnan(lplr_exit_step(spectrum, 0.1))
+
+
+def test_sensitivity_covers_every_estimator_and_window_threshold():
+    from lplr.fit import sensitivity
+
+    curves = {}
+    for seed in range(2):
+        t, loss = planted_curve(rate=0.01, lstar=0.0, seed=seed)
+        curves[f"s{seed}"] = pd.DataFrame({"step": t, "loss": loss, "grad_norm_sq": 2 * loss})
+    table = sensitivity(curves, FIT_CFG)
+    assert len(table) == 9 and set(table["lstar_method"]) == {"zero", "min", "asymptote"}
+    assert sorted(table["r2_min"].unique()) == pytest.approx([0.985, 0.99, 0.995])
+    zero = table[(table["lstar_method"] == "zero") & (table["r2_min"] == 0.99)].iloc[0]
+    assert zero["runs_with_window"] == 2 and zero["mean_rate"] == pytest.approx(0.01, rel=0.05)

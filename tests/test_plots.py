@@ -68,7 +68,7 @@ def spectrum(steps, lr, exit_after, sharpness_0, seed=0) -> pd.DataFrame:
 
 def fit_row(run, condition, seed, metrics, spec, lr, sharpness_0, status="completed", diverged_step=None,
             rate=NAN, t0=NAN, t1=NAN, has_window=True) -> dict:
-    row = {"run": run, **condition, "seed": seed, "status": status, "diverged_step": diverged_step, "lr": lr,
+    row = {"run": run, **condition, "seed": seed, "status": status, "diverged_step": diverged_step, "eta": lr,
            "sharpness_0": sharpness_0, "final_loss": float(metrics["loss"].iloc[-1]),
            "final_drift": float(metrics["drift"].iloc[-1]), "final_rel_drift": float(metrics["rel_drift"].iloc[-1]),
            "final_test_accuracy": 0.99}

@@ -21,6 +21,13 @@ def tiny_config(default: dict) -> dict:
     config["data"].update(n_train=40, n_test=40)
     config["training"].update(steps=150, checkpoints=5, metrics_block=64, resume_every=100)
     config["experiments"]["width"].update(vary={"width": [8, 16]}, seeds=[0, 1])
+    for name in ("init", "step"):  # every experiment once, at one seed
+        config["experiments"][name].update(seeds=[0], training={"width": 8})
+    for name in ("cnn", "batch"):
+        config["experiments"][name]["training"].update(width=2, depth=1)
+        config["experiments"][name].update(seeds=[0])
+    config["experiments"]["cnn"]["vary"] = {"batch_size": [8]}
+    config["experiments"]["batch"]["vary"] = {"batch_size": [40, 8]}
     return config
 
 

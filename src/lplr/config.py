@@ -89,6 +89,12 @@ def data_settings(config: dict, experiment: str) -> dict:
     return {**config["data"], **config["experiments"][experiment].get("data", {})}
 
 
+def fit_settings(config: dict, experiment: str) -> dict:
+    """The fit settings of an experiment: top-level `fit` with the experiment's window overrides."""
+    override = config["experiments"][experiment].get("fit", {}).get("window", {})
+    return {**config["fit"], "window": {**config["fit"]["window"], **override}}
+
+
 def data_key(settings: dict) -> str:
     """The folder name of a prepared set: '<dataset>-<hash of every setting that changes the tensors>'."""
     hashed = {k: v for k, v in settings.items() if k != "root"}
@@ -103,15 +109,15 @@ def condition_keys(config: dict, experiment: str) -> list[str]:
     """The settings that tell an experiment's conditions apart (the columns of its tables)."""
     block = config["experiments"][experiment]
     if "conditions" in block:
-        return list(dict.fromkeys(key for condition in block["conditions"] for key in condition))
-    return list(block.get("vary", {}))
+        return sorted({key for condition in block["conditions"] for key in condition})
+    return sorted(block.get("vary", {}))
 
 
 def conditions(config: dict, experiment: str) -> list[dict]:
     block = config["experiments"][experiment]
-    if "conditions" in block:
-        return [dict(c) for c in block["conditions"]]
-    vary = block.get("vary", {})
+    if "conditions" in block:  # keys sorted, so run ids do not depend on how the YAML was written
+        return [dict(sorted(c.items())) for c in block["conditions"]]
+    vary = dict(sorted(block.get("vary", {}).items()))
     return [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
 
 

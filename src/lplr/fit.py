@@ -135,7 +135,8 @@ def lplr_exit_step(spectrum: pd.DataFrame, fraction: float) -> float:
 def fit_run(metrics: pd.DataFrame, spectrum: pd.DataFrame | None, manifest: dict, fit_cfg: dict,
             linearised: np.ndarray | None = None) -> dict:
     """Every per-run statistic the paper uses, under the headline L* estimator."""
-    row = {"status": manifest["status"], "diverged_step": manifest["diverged_step"], "lr": manifest["lr"],
+    # `eta`, not `lr`: the configured lr (a condition column) is a multiplier when lr_mode is calibrated
+    row = {"status": manifest["status"], "diverged_step": manifest["diverged_step"], "eta": manifest["lr"],
            "sharpness_0": manifest["sharpness_0"]}
     final = metrics.iloc[-1]
     tested = metrics.dropna(subset=["test_accuracy"])
@@ -204,8 +205,11 @@ def loglog_slope_by_seed(runs: pd.DataFrame, x: str, y: str, confidence: float) 
     return {"slope": mean, "ci_low": low, "ci_high": high, "n_seeds": n}
 
 
-def sensitivity(curves: dict[str, pd.DataFrame], fit_cfg: dict, r2_values=(0.98, 0.99, 0.995)) -> pd.DataFrame:
-    """Mean rate and PL slope over runs for every L* estimator x window R^2 threshold."""
+def sensitivity(curves: dict[str, pd.DataFrame], fit_cfg: dict) -> pd.DataFrame:
+    """Mean rate and PL slope over runs for every L* estimator x window R^2 threshold (the configured
+    r2_min and half-way towards and away from 1)."""
+    r2 = fit_cfg["window"]["r2_min"]
+    r2_values = (r2 - (1 - r2) / 2, r2, r2 + (1 - r2) / 2)
     rows = []
     for method in LSTAR_METHODS:
         for r2_min in r2_values:
@@ -232,6 +236,8 @@ def fit_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict) -> tup
     numeric = [c for c in per_run.columns if c not in ("run", "seed", "status", "lstar_method", "has_window", *vary)
                and pd.api.types.is_numeric_dtype(per_run[c])]
     completed_runs = per_run[per_run["status"] == "completed"]  # diverged runs are counted, not averaged
-    summary = aggregate(completed_runs, vary or ["seed"], numeric, fit_cfg["confidence"])
+    if not vary:  # a single condition: every seed goes into one interval
+        completed_runs, vary = completed_runs.assign(condition="all"), ["condition"]
+    summary = aggregate(completed_runs, vary, numeric, fit_cfg["confidence"])
     completed = {k: r["metrics"] for k, r in runs.items() if r["manifest"]["status"] == "completed"}
     return per_run, summary, sensitivity(completed, fit_cfg)

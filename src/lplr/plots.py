@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -59,7 +60,8 @@ def _mark_failures(ax, fits: pd.DataFrame) -> None:
     notes = []
     for _, row in fits.iterrows():
         if row["status"] != "completed":
-            notes.append(f"{row['run']}: diverged at step {int(row['diverged_step'])}")
+            step = row.get("diverged_step")
+            notes.append(f"{row['run']}: diverged" + (f" at step {int(step)}" if pd.notna(step) else ""))
         elif not row["has_window"]:
             notes.append(f"{row['run']}: no linear window")
     if notes:
@@ -85,7 +87,8 @@ def loss_decay(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], linearised: 
                     label="gap $L_t-L^*$" if thick else None)
             if thick and row["has_window"]:
                 t = np.array([row["t0"], row["t1"]])
-                ax.plot(t, np.exp(np.log(gap.iloc[int(row["t0"])]) - row["rate"] * (t - row["t0"])), color="black",
+                at_t0 = float(gap[m["step"] == row["t0"]].iloc[0])
+                ax.plot(t, at_t0 * np.exp(-row["rate"] * (t - row["t0"])), color="black",
                         lw=1.0, label=f"fit, $c$={row['rate']:.2g}")
             if thick and row["run"] in linearised:
                 ax.plot(m["step"], linearised[row["run"]], color="0.35", ls="--", lw=0.9, label="linearised (NTK at $t=0$)")
@@ -143,7 +146,7 @@ def width_ablation(summary: pd.DataFrame, out: str | Path, confidence: float, dr
         if (rows["mean"] > 0).all():
             ax.set_yscale("log")
         ax.set_xticks(rows["width"], [str(int(w)) for w in rows["width"]])
-        ax.minorticks_off()
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # y keeps its minor ticks: short log ranges need them
         if stat == "final_rel_drift" and drift_slope is not None:
             ax.set_title(f"log-log slope {drift_slope['slope']:.2f}", fontsize=7)
     fig.suptitle(f"mean over {int(summary['n_seeds'].max())} seeds, {confidence:.0%} t-intervals", fontsize=7, y=1.02)
@@ -318,7 +321,7 @@ def init_comparison(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], out: st
                 continue
             t0 = done.loc[done["has_window"].astype(bool), "t0"]
             rates = done.loc[done["has_window"].astype(bool), "rate"]
-            label = (f"{init}: $\\eta$={done['lr'].mean():.3g}, $\\eta\\lambda_{{\\max}}/n$={done['sharpness_0'].mean():.2f}\n"
+            label = (f"{init}: $\\eta$={done['eta'].mean():.3g}, $\\eta\\lambda_{{\\max}}/n$={done['sharpness_0'].mean():.2f}\n"
                      + (f"$c$={rates.mean():.3g}, $t_0$={t0.mean():.0f}" if len(t0) else "no linear window")
                      + f" ({len(done)} seeds)")
             for _, row in done.sort_values("seed").iterrows():
@@ -363,9 +366,9 @@ def step_size(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], spectra: dict
         done = group[group["status"] == "completed"]
         if done.empty:
             continue
-        label = (f"lr = {level:g}: $\\eta$={done['lr'].mean():.3g}, "
+        label = (f"lr = {level:g}: $\\eta$={done['eta'].mean():.3g}, "
                  f"$\\eta\\lambda_{{\\max}}/n$={done['sharpness_0'].mean():.2f}" if isinstance(level, (int, float, np.number))
-                 else f"{level}: $\\eta$={done['lr'].mean():.3g}")
+                 else f"{level}: $\\eta$={done['eta'].mean():.3g}")
         handles.append(plt.Line2D([], [], **_line_kw(style, True), label=label))
         for _, row in done.sort_values("seed").iterrows():
             thick = _thick(row, group)

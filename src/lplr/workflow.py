@@ -59,3 +59,41 @@ def read_linearised(fits: pd.DataFrame, eigen_files, curves: dict[str, pd.DataFr
         if curve is not None:
             out[run] = curve
     return out
+
+
+def read_spectra(fits: pd.DataFrame, spectrum_files) -> dict[str, pd.DataFrame]:
+    files = {run_of(p): p for p in spectrum_files}
+    return {run: pd.read_csv(files[run]) for run in fits.loc[fits["status"] == "completed", "run"] if run in files}
+
+
+COMPARISONS = {"fixed": "equal eta", "calibrated": "equal sharpness"}  # E2: what lr_mode holds equal across inits
+
+
+def draw_figure(name: str, inputs, out: str | Path, confidence: float, exit_fraction: float) -> None:
+    """Read what figure `name` needs from a figure rule's inputs and draw it with lplr.plots."""
+    from lplr import plots
+    from lplr.fit import loglog_slope_by_seed
+
+    fits = read_fits(inputs.runs)
+    if name == "width_ablation":
+        drift = loglog_slope_by_seed(fits[fits["status"] == "completed"], "width", "final_rel_drift", confidence)
+        return plots.width_ablation(pd.read_csv(inputs.summary), out, confidence, drift)
+    if name == "batch_size":
+        return plots.batch_size(pd.read_csv(inputs.summary), out, confidence)
+    curves = read_curves(fits, inputs.metrics)
+    spectra = read_spectra(fits, inputs.spectra)
+    if name == "loss_decay":
+        return plots.loss_decay(fits, curves, read_linearised(fits, inputs.eigen, curves), out)
+    if name == "pl_scaling":
+        return plots.pl_scaling(fits, curves, out)
+    if name == "ntk_stability":
+        return plots.ntk_stability(fits, spectra, out, exit_fraction=exit_fraction)
+    if name == "pl_ratio":
+        return plots.pl_ratio(fits, curves, spectra, out)
+    if name == "init_comparison":
+        return plots.init_comparison(fits.assign(comparison=fits["lr_mode"].map(COMPARISONS)), curves, out)
+    if name == "step_size":
+        return plots.step_size(fits, curves, spectra, out, exit_fraction=exit_fraction)
+    if name == "cnn_sgd":
+        return plots.cnn_sgd(fits, curves, out)
+    raise ValueError(f"no figure named {name!r}")

@@ -14,6 +14,7 @@ from lplr.config import (
     data_key,
     data_settings,
     enabled_experiments,
+    fit_settings,
     experiment_runs,
     load_schema,
     validate_config,
@@ -30,7 +31,19 @@ EXPERIMENTS = enabled_experiments(config)
 RUNS = {name: experiment_runs(config, name) for name in EXPERIMENTS}
 DATA_KEYS = {name: data_key(data_settings(config, name)) for name in EXPERIMENTS}
 DATA_SETTINGS = {DATA_KEYS[name]: data_settings(config, name) for name in EXPERIMENTS}
-FIGURES = ["loss_decay", "pl_scaling", "width_ablation"]
+# Each figure shows one experiment (E1 width, E2 init, E3 step, E4 cnn, E5 batch; E6 is the probe of all).
+FIGURE_EXPERIMENTS = {
+    "loss_decay": "width",
+    "pl_scaling": "width",
+    "width_ablation": "width",
+    "ntk_stability": "width",
+    "pl_ratio": "width",
+    "init_comparison": "init",
+    "step_size": "step",
+    "cnn_sgd": "cnn",
+    "batch_size": "batch",
+}
+FIGURES = [f for f, experiment in FIGURE_EXPERIMENTS.items() if experiment in EXPERIMENTS]
 
 
 wildcard_constraints:
@@ -56,8 +69,17 @@ def experiment_run_settings(wildcards):
     return RUNS[wildcards.experiment]
 
 
+def experiment_fit_settings(wildcards):
+    return fit_settings(config, wildcards.experiment)
+
+
 def condition_columns(wildcards):
     return condition_keys(config, wildcards.experiment)
+
+
+def run_files(experiment, pattern):
+    """`pattern` formatted for every run of `experiment`."""
+    return [pattern.format(experiment=experiment, run=run) for run in RUNS[experiment]]
 
 
 def experiment_files(pattern):
@@ -76,7 +98,7 @@ def train_gpus():
 
 def all_targets():
     targets = [f"results/tables/{name}_summary.csv" for name in EXPERIMENTS]
-    if "width" in EXPERIMENTS:
-        targets += [f"results/figures/{figure}.pdf" for figure in FIGURES]
+    targets += [f"results/figures/{figure}.pdf" for figure in FIGURES]
+    if "width" in EXPERIMENTS:  # the notebook and the paper are built around E1
         targets += ["results/notebooks/width_analysis.html", "results/paper/main.pdf"]
     return targets

@@ -11,7 +11,7 @@ rule fit_experiment:
     params:
         vary=condition_columns,
         runs=experiment_run_settings,
-        fit=config["fit"],
+        fit=experiment_fit_settings,
     log:
         "logs/fit/{experiment}.log",
     threads: 1

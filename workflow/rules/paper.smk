@@ -1,11 +1,12 @@
 rule numbers:
     input:
-        summary="results/tables/width_summary.csv",
-        runs="results/fits/width/runs.csv",
+        summaries=expand("results/tables/{experiment}_summary.csv", experiment=EXPERIMENTS),
+        runs=expand("results/fits/{experiment}/runs.csv", experiment=EXPERIMENTS),
     output:
         tex="results/paper/numbers.tex",
         csv="results/tables/numbers.csv",
     params:
+        conditions={name: condition_keys(config, name) for name in EXPERIMENTS},
         confidence=config["fit"]["confidence"],
     log:
         "logs/paper/numbers.log",
