@@ -122,3 +122,15 @@ def test_lint_is_clean(tmp_path, default_config):
     result = snakemake(workdir, "--lint")
     assert result.returncode == 0
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_report_holds_every_figure(tiny_run):
+    import zipfile
+
+    result = snakemake(tiny_run, "--report", "report.zip")
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
+    for figure in ("loss_decay", "pl_scaling", "width_ablation", "ntk_stability", "pl_ratio", "init_comparison",
+                   "step_size", "cnn_sgd", "batch_size"):
+        assert any(name.endswith(f"/{figure}.pdf") for name in names), f"{figure}.pdf is not in the report"
+    assert any(name.endswith("/width_analysis.html") for name in names)
