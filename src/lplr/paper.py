@@ -81,6 +81,13 @@ def condition_table(summary: pd.DataFrame, columns: list[str], statistics: list[
     return "\n".join(rows)
 
 
+def sensitivity_table(sensitivity: pd.DataFrame) -> str:
+    """LaTeX rows: L* estimator, window R^2 threshold, runs with a window, mean rate, mean PL slope."""
+    rows = [f"{r['lstar_method']} & {format_number(r['r2_min'])} & {int(r['runs_with_window'])}/{int(r['runs'])} & "
+            f"{format_number(r['mean_rate'])} & {format_number(r['mean_pl_slope'])} \\\\" for _, r in sensitivity.iterrows()]
+    return "\n".join(rows)
+
+
 def run_counts(experiment: str, runs: pd.DataFrame) -> list[dict]:
     """How many runs an experiment has, completed, with a linear window, leaving the LPLR."""
     completed = runs[runs["status"] == "completed"]
@@ -117,9 +124,14 @@ TABLE_STATISTICS = ["rate", "pl_slope", "final_loss"]
 
 
 def paper_numbers(summary_files: dict[str, str], runs_files: dict[str, str], conditions: dict[str, list[str]],
-                  confidence: float) -> tuple[list[dict], dict[str, str]]:
-    """Every number the paper quotes, and per experiment a table of its conditions (LaTeX rows)."""
+                  confidence: float, sensitivity_files: dict[str, str] | None = None,
+                  fit_settings: dict | None = None) -> tuple[list[dict], dict[str, str]]:
+    """Every number the paper quotes, and per experiment a table of its conditions (LaTeX rows); with
+    `sensitivity_files`, also `<experiment>-sensitivity` tables."""
     numbers = [{"key": "confidence", "value": 100 * confidence}]
+    if fit_settings:  # the fit's own settings, so the text quotes the rule it used
+        numbers += [{"key": f"fit.{k}", "value": float(fit_settings[k])} for k in ("min_offset", "lplr_exit_fraction")]
+        numbers += [{"key": f"fit.{k}", "value": float(v)} for k, v in fit_settings["window"].items()]
     tables, audit = {}, []
     for experiment, columns in conditions.items():
         summary, runs = pd.read_csv(summary_files[experiment]), pd.read_csv(runs_files[experiment])
@@ -130,6 +142,8 @@ def paper_numbers(summary_files: dict[str, str], runs_files: dict[str, str], con
         if experiment == "width":
             numbers += width_extras(summary, runs, confidence)
         tables[experiment] = condition_table(summary, columns or ["condition"], TABLE_STATISTICS)
+        if sensitivity_files and experiment in sensitivity_files:
+            tables[f"{experiment}-sensitivity"] = sensitivity_table(pd.read_csv(sensitivity_files[experiment]))
     numbers.append({"key": "audit_max_rel_error", "value": float(np.nanmax(audit)) if audit else np.nan})
     return numbers, tables
 

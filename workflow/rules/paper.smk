@@ -2,12 +2,14 @@ rule numbers:
     input:
         summaries=expand("results/tables/{experiment}_summary.csv", experiment=EXPERIMENTS),
         runs=expand("results/fits/{experiment}/runs.csv", experiment=EXPERIMENTS),
+        sensitivities=expand("results/tables/{experiment}_sensitivity.csv", experiment=EXPERIMENTS),
     output:
         tex="results/paper/numbers.tex",
         csv="results/tables/numbers.csv",
     params:
         conditions={name: condition_keys(config, name) for name in EXPERIMENTS},
         confidence=config["fit"]["confidence"],
+        fit=config["fit"],
     log:
         "logs/paper/numbers.log",
     conda:

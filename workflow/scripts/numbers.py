@@ -10,5 +10,7 @@ numbers, tables = paper_numbers(
     dict(zip(snakemake.params.conditions, snakemake.input.runs)),  # noqa: F821
     snakemake.params.conditions,  # noqa: F821
     snakemake.params.confidence,  # noqa: F821
+    dict(zip(snakemake.params.conditions, snakemake.input.sensitivities)),  # noqa: F821
+    snakemake.params.fit,  # noqa: F821
 )
 print(write_numbers(numbers, snakemake.output.tex, snakemake.output.csv, tables).to_string())  # noqa: F821
