@@ -5,7 +5,11 @@
 For each shape (n samples, d inputs, width m, depth D) it times, with the functions train.py runs:
     bare    loss_and_grads + update                                (the GD step alone)
     engine  loss_and_grads + diagnostics + buffer write + update   (what train_run does per step)
-and reports steps/s, achieved FLOP/s of the engine step, the diagnostics overhead engine/bare - 1,
+Both run on the parameters as train_run holds them: views into one flat tensor (train.FlatParameters).
+and reports steps/s, achieved FLOP/s of the engine step, the diagnostics overhead engine/bare - 1
+(the median over rounds of the per-round ratio, bare and engine timed back to back in alternating
+order, with the interquartile range; a ratio of two best-of times swung from -0% to +26% between
+repeated runs on the 2-core development VM),
 and two matmul references measured in the same process, same dtype and device:
     mm-seq  the exact matmuls of one step (shapes below), each by torch.mm, nothing else
     mm-sq   one (n x m) @ (m x m) torch.mm, the biggest layer's forward product
@@ -25,16 +29,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 
 import torch
 
 from lplr.models import MLP
-from lplr.train import DTYPES, configure_torch, diagnostics, loss_and_grads, resolve_device, update
+from lplr.train import (DTYPES, FlatParameters, configure_torch, loss_and_grads, record_diagnostics, resolve_device,
+                        update)
 
 SHAPES = [  # name, n, d, width, depth, timed steps per round, rounds
-    ("default", 256, 784, 128, 5, 40, 10),
-    ("paper-like", 2000, 784, 2048, 5, 1, 3),
+    ("default", 256, 784, 128, 5, 10, 60),
+    ("paper-like", 2000, 784, 2048, 5, 1, 5),
 ]
 
 
@@ -68,8 +74,8 @@ def bench_shape(name, n, d, width, depth, steps, repeats, dtype, device, threads
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
     model = MLP(d, width, depth).to(dtype).to(device)
-    params = list(model.parameters())
-    theta0 = [p.detach().clone() for p in params]
+    flat = FlatParameters(model)  # as train_run: parameters are views of one flat tensor, theta_0 a flat copy
+    params = flat.params
     x = torch.randn(n, d, dtype=dtype, device=device)
     x = x / x.norm(dim=1, keepdim=True)
     y = torch.sign(torch.randn(n, dtype=dtype, device=device))
@@ -83,9 +89,7 @@ def bench_shape(name, n, d, width, depth, steps, repeats, dtype, device, threads
 
     def engine():
         loss, grads = loss_and_grads(model, params, x, y)
-        with torch.no_grad():  # the gd branch of train_run's step body
-            diag = torch.cat([loss.detach().view(1), diagnostics(grads, params, theta0)])
-            buffer[row[0] % steps] = torch.cat([diag, diag[:1]])
+        record_diagnostics(buffer[row[0] % steps], loss, flat.diagnostics(grads), batch_loss=True)  # as train_run (gd)
         update(params, grads, None, lr, 0.0)
         row[0] += 1
 
@@ -102,12 +106,13 @@ def bench_shape(name, n, d, width, depth, steps, repeats, dtype, device, threads
 
     bare(), engine(), mm_seq(), mm_square()  # warm-up (allocator, kernels)
     times = {"bare": [], "engine": [], "mm_seq": [], "mm_square": []}
-    for _ in range(repeats):
-        times["bare"].append(best_time(bare, steps, sync))
-        times["engine"].append(best_time(engine, steps, sync))
+    for index in range(repeats):
+        for variant in (("bare", "engine") if index % 2 else ("engine", "bare")):
+            times[variant].append(best_time(bare if variant == "bare" else engine, steps, sync))
         times["mm_seq"].append(best_time(mm_seq, steps, sync))
         times["mm_square"].append(best_time(mm_square, max(steps, 3), sync))
     t = {k: min(v) for k, v in times.items()}
+    ratios = sorted(e / b - 1 for e, b in zip(times["engine"], times["bare"]))
     flops = step_flops(n, dims)
     return {
         "shape": name, "threads": threads, "n": n, "d": d, "width": width, "depth": depth, "params": sum(p.numel() for p in params),
@@ -119,7 +124,8 @@ def bench_shape(name, n, d, width, depth, steps, repeats, dtype, device, threads
         "mm_square_gflops": 2 * n * width * width / t["mm_square"] / 1e9,
         "engine_vs_mm_seq": t["mm_seq"] / t["engine"],
         "engine_vs_mm_square": (flops / t["engine"]) / (2 * n * width * width / t["mm_square"]),
-        "diagnostics_overhead": t["engine"] / t["bare"] - 1,
+        "diagnostics_overhead": statistics.median(ratios),
+        "overhead_iqr": (ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]),
     }
 
 
@@ -137,7 +143,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {device}, {args.dtype}, {platform.processor() or platform.machine()}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     header = ("shape", "threads", "n", "width", "params", "GFLOP/step", "steps/s", "GFLOP/s", "mm-seq GFLOP/s",
-              "mm-sq GFLOP/s", "vs mm-seq", "vs mm-sq", "diag overhead")
+              "mm-sq GFLOP/s", "vs mm-seq", "vs mm-sq", "diag overhead (IQR)")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     runs = [(SHAPES[0], 1), (SHAPES[0], args.threads)] + ([] if args.quick else [(SHAPES[1], args.threads)])
@@ -146,7 +152,7 @@ def main() -> None:
         print(f"| {r['shape']} | {r['threads']} | {r['n']} | {r['width']} | {r['params']:,} | {r['gflop_per_step']:.3g} | "
               f"{r['steps_per_s']:.3g} | {r['engine_gflops']:.3g} | {r['mm_seq_gflops']:.3g} | "
               f"{r['mm_square_gflops']:.3g} | {r['engine_vs_mm_seq']:.0%} | {r['engine_vs_mm_square']:.0%} | "
-              f"{r['diagnostics_overhead']:+.1%} |", flush=True)
+              f"{r['diagnostics_overhead']:+.1%} ({r['overhead_iqr'][0]:+.0%}..{r['overhead_iqr'][1]:+.0%}) |", flush=True)
 
 
 if __name__ == "__main__":

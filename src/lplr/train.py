@@ -15,6 +15,9 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
     batch_loss    the loss on the batch of the step taken from theta_t (gd: the loss; sgd: NaN at t = T)
     epoch         samples seen / n = t * batch_size / n
     gd: at every step t = 0..T.  sgd: every `eval_every` steps, at the checkpoints and at t = T.
+The parameters live as views into one flat tensor (FlatParameters), so theta_t - theta_0 is one
+subtraction into a preallocated buffer; the norms are still taken per parameter tensor and summed, as
+before (same float32 reduction order, so the same bits).
 Metrics are buffered on the device and copied to the host once per block of `metrics_block` steps,
 so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps.
 Test loss and accuracy are computed at the checkpoints. A non-finite loss (full or batch) stops the
@@ -135,11 +138,66 @@ def loss_and_grads(model: torch.nn.Module, params: list, x: torch.Tensor, y: tor
     return loss, torch.autograd.grad(loss, params)
 
 
+class FlatParameters:
+    """The model's parameters as views into ONE flat contiguous tensor, theta_0 as one flat copy.
+
+    Every parameter's segment starts on a 64-byte boundary (zero padding between them), as a fresh
+    allocation would, so the matmul kernels see the same alignment and the arithmetic is unchanged.
+    The drift needs theta_t - theta_0 of the stored iterate every step: one subtraction of the two flat
+    tensors into a preallocated buffer (no per-tensor kernels, no allocation), then per-tensor norms of
+    its views, squared and summed as before. (One norm over the whole flat buffer would save ~20 small
+    kernels but change the float32 reduction order, i.e. the last bits of the metrics; measured in
+    place it was not faster on CPU, where the cost is the passes over theta, theta_0 and the gradients.)
+    The Parameter objects are kept (their .data is re-pointed), so optimiser state, state_dict and
+    torch.func see the same parameters; `.to()` or `load_state_dict` with assign=True would undo the
+    sharing, and train_run does neither after construction.
+    """
+
+    ALIGN_BYTES = 64
+
+    @torch.no_grad()
+    def __init__(self, model: torch.nn.Module):
+        self.params = list(model.parameters())
+        first = self.params[0]
+        if any(p.dtype != first.dtype or p.device != first.device for p in self.params):
+            raise ValueError("FlatParameters needs all parameters in one dtype on one device")
+        align = max(1, self.ALIGN_BYTES // first.element_size())
+        self.offsets, total = [], 0
+        for p in self.params:
+            self.offsets.append(total)
+            total += -(-p.numel() // align) * align
+        self.flat = torch.zeros(total, dtype=first.dtype, device=first.device)
+        for p, view in zip(self.params, self.views(self.flat)):
+            view.copy_(p)
+            p.data = view  # the Parameter objects stay; their storage is now the flat tensor
+        self.theta0 = self.flat.clone()
+        self.diff = torch.zeros_like(self.flat)
+        self._diff_views = self.views(self.diff)
+
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """`flat`'s segments shaped as the parameters (padding excluded)."""
+        return [flat[o:o + p.numel()].view_as(p) for o, p in zip(self.offsets, self.params)]
+
+    def theta0_norm(self) -> float:
+        return math.sqrt(sum(float(p.pow(2).sum()) for p in self.views(self.theta0)))
+
+    @torch.no_grad()
+    def diagnostics(self, grads) -> torch.Tensor:
+        """[||g||^2, ||theta - theta_0||^2] as one device tensor, no host sync."""
+        torch.sub(self.flat, self.theta0, out=self.diff)
+        norms = torch.stack([*torch._foreach_norm(grads), *torch._foreach_norm(self._diff_views)])
+        return norms.square().view(2, -1).sum(1)
+
+
 @torch.no_grad()
-def diagnostics(grads, params, theta0) -> torch.Tensor:
-    """[||g||^2, ||theta - theta_0||^2] as one device tensor: multi-tensor norms, a few tiny kernels, no host sync."""
-    norms = torch.stack([*torch._foreach_norm(grads), *torch._foreach_norm(torch._foreach_sub(params, theta0))])
-    return norms.square().view(2, -1).sum(1)
+def record_diagnostics(row: torch.Tensor, loss: torch.Tensor, diagnostics: torch.Tensor, batch_loss: bool) -> None:
+    """Write [L, G, ||theta - theta_0||^2] (and L again as the batch loss: gd's batch is the training set)
+    into a row of the device buffer: one kernel, no host sync."""
+    loss = loss.detach().view(1)
+    if batch_loss:
+        torch.cat([loss, diagnostics, loss], out=row)
+    else:
+        torch.cat([loss, diagnostics], out=row[:3])
 
 
 @torch.no_grad()
@@ -168,9 +226,8 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
 
     torch.manual_seed(settings["seed"])  # init on the CPU so cpu and cuda runs start from the same theta_0
     model = build_model(settings, tuple(x.shape[1:])).to(dtype).to(device)
-    params = list(model.parameters())
-    theta0 = [p.detach().clone() for p in params]
-    theta0_norm = math.sqrt(sum(float(p.pow(2).sum()) for p in theta0))
+    flat = FlatParameters(model)
+    params, theta0_norm = flat.params, flat.theta0_norm()
     lr, lambda_max0 = learning_rate(settings, model, x)
     ckpt_steps = set(checkpoint_steps(steps, settings["checkpoints"]))
     velocity = [torch.zeros_like(p) for p in params] if opt["momentum"] else None
@@ -213,14 +270,10 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         for i, s in enumerate(range(t, end)):
             if evaluated(s):
                 loss, grads = loss_and_grads(model, params, x, y)
-                row = torch.cat([loss.detach().view(1), diagnostics(grads, params, theta0)])
-                if batches is None:  # gd: the batch is the training set, so one row write per step
-                    buffer[i] = torch.cat([row, row[:1]])
-                else:
-                    buffer[i, :3] = row
+                record_diagnostics(buffer[i], loss, flat.diagnostics(grads), batch_loss=batches is None)
             if s in ckpt_steps:  # rare (log-spaced): host syncs here are fine
                 test_rows[s] = _evaluate(model, x_test, y_test)
-                torch_save({name: p.detach().cpu() for name, p in model.state_dict().items()},
+                torch_save({name: _host_copy(p) for name, p in model.state_dict().items()},
                            staging / f"step_{s:07d}.pt")
             if s < steps:
                 if batches is not None:
@@ -308,10 +361,16 @@ def _metrics_frame(rows: np.ndarray, test_rows: dict) -> pd.DataFrame:
 
 
 def _save_resume(path: Path, key: str, step: int, params, velocity, batches, rows: np.ndarray, test_rows: dict) -> None:
-    torch_save({"key": key, "step": step, "params": [p.detach().cpu() for p in params],
-                "velocity": None if velocity is None else [v.cpu() for v in velocity],
+    torch_save({"key": key, "step": step, "params": [_host_copy(p) for p in params],
+                "velocity": None if velocity is None else [_host_copy(v) for v in velocity],
                 "batches": None if batches is None else batches.state_dict(),
                 "rows": rows, "test_rows": test_rows}, path)
+
+
+def _host_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A CPU copy with its own storage (a parameter is a view of the flat tensor: saved as is, every
+    file would hold the whole flat storage)."""
+    return tensor.detach().to("cpu", copy=True)
 
 
 def _load_resume(path: Path, key: str) -> dict | None:
