@@ -68,15 +68,20 @@ def _init_layers(layers: list[nn.Module], init: str) -> None:
         layer.bias.zero_()
 
 
+def _linear_layers(in_features: int, width: int, depth: int) -> nn.ModuleList:
+    """`depth` linear layers: in_features -> width -> ... -> width -> 1."""
+    if depth < 1 or width < 1:
+        raise ValueError(f"MLP needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
+    dims = [in_features] + [width] * (depth - 1) + [1]
+    return nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+
 class MLP(nn.Module):
     """f(x) = W_D relu(... relu(W_1 x + b_1) ...) + b_D, inputs flattened."""
 
     def __init__(self, in_features: int, width: int, depth: int = 5, init: str = "he"):
         super().__init__()
-        if depth < 1 or width < 1:
-            raise ValueError(f"MLP needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
-        dims = [in_features] + [width] * (depth - 1) + [1]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = _linear_layers(in_features, width, depth)
         self.depth, self.init = depth, init
         self.reset_parameters()
 
@@ -95,11 +100,9 @@ class NTKMLP(nn.Module):
 
     def __init__(self, in_features: int, width: int, depth: int = 5, init: str = "he"):
         super().__init__()
-        if depth < 1 or width < 1:
-            raise ValueError(f"MLP needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
-        dims = [in_features] + [width] * (depth - 1) + [1]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.scales = [math.sqrt(init_variance(l, depth, a, init)) for l, a in enumerate(dims[:-1], start=1)]
+        self.layers = _linear_layers(in_features, width, depth)
+        self.scales = [math.sqrt(init_variance(l, depth, layer.in_features, init))
+                       for l, layer in enumerate(self.layers, start=1)]
         self.depth, self.init = depth, init
         self.reset_parameters()
 
