@@ -246,13 +246,14 @@ def _as_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 
 
 def pl_audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor | None = None,
-             tolerance_eps: float = 64.0) -> dict:
+             tolerance_eps: float = 64.0, eigenvalues: torch.Tensor | None = None) -> dict:
     """Check ||grad L_S||^2 == r^T Theta r / |S|^2 in float64 at the model's exact parameters.
 
     L_S = (1/2|S|) sum_i (f(x_i) - y_i)^2, so grad L_S = J^T r / |S| and the identity is exact; the
     tolerance is `tolerance_eps` float64 epsilons times lambda_max ||r||^2 / |S|^2 (the largest the
     right side can be). A failure is a bug in the NTK code, not a property of the network.
     Also returns the lower bound 2 (lambda_min / |S|) L_S <= ||grad L_S||^2 when it is cheap (dense n).
+    `eigenvalues` (ascending, of `theta`) saves the decomposition when the caller already has it.
     """
     model64 = _as_dtype(model, torch.float64)
     x, y = x.to(torch.float64), y.to(torch.float64)
@@ -264,7 +265,8 @@ def pl_audit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta: torch.Te
     residual = residual.detach()
     n = len(x)
     quadratic = residual @ theta @ residual / n**2  # r^T Theta r / n^2
-    ends = extreme_eigenvalues(theta)
+    ends = (extreme_eigenvalues(theta) if eigenvalues is None else
+            {"lambda_min": float(eigenvalues[0]), "lambda_max": float(eigenvalues[-1])})
     top = ends["lambda_max"]
     tolerance = tolerance_eps * torch.finfo(torch.float64).eps * top * residual.pow(2).sum() / n**2
     error = (grad_norm_sq - quadratic).abs()

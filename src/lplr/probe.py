@@ -68,16 +68,15 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     for step in steps:
         model = model_at(step)
         theta = ntk.empirical_ntk(model, x_s)
-        audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps)
+        evals, evecs = torch.linalg.eigh(theta)  # one decomposition, shared with the audit
+        if theta_0 is None:  # the linearised model needs step 0's eigenvectors
+            theta_0 = theta
+            projections0 = (evecs.T @ (model(x_s) - y_s).detach()).pow(2)
+        audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps, eigenvalues=evals)
         if not audit["audit_ok"]:
             raise AuditError(f"{train_dir}: PL audit failed at step {step}: ||grad L_S||^2 = {audit['grad_norm_sq']!r} "
                              f"but r^T Theta r / |S|^2 = {audit['quadratic_form']!r} (|error| {audit['audit_error']:.3g} > "
                              f"tolerance {audit['audit_tolerance']:.3g}). The NTK code is wrong; do not trust any spectrum.")
-        evals, evecs = torch.linalg.eigh(theta)
-        if theta_0 is None:
-            theta_0 = theta
-            residual0 = (model(x_s) - y_s).detach()
-            projections0 = (evecs.T @ residual0).pow(2)
         loss_t, grad_t = ntk.full_gradient(model, x, y)
         params_t = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
         gap = loss_t - loss_final

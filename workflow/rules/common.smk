@@ -86,7 +86,7 @@ def experiment_files(pattern):
     """An input function: `pattern` formatted for every run of the experiment."""
 
     def files(wildcards):
-        return [pattern.format(experiment=wildcards.experiment, run=run) for run in RUNS[wildcards.experiment]]
+        return run_files(wildcards.experiment, pattern)
 
     return files
 
