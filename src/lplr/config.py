@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lplr.formatting import format_value
 from lplr.io import settings_hash
 
 
@@ -102,7 +103,7 @@ def data_key(settings: dict) -> str:
 
 
 def run_id(point: dict, seed: int) -> str:
-    return ",".join([*(f"{key}={_fmt(value)}" for key, value in point.items()), f"seed={seed}"])
+    return ",".join([*(f"{key}={format_value(value)}" for key, value in point.items()), f"seed={seed}"])
 
 
 def condition_keys(config: dict, experiment: str) -> list[str]:
@@ -132,5 +133,17 @@ def experiment_runs(config: dict, experiment: str) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def run_sources(config: dict) -> dict[str, dict[str, tuple[str, str]]]:
+    """{experiment: {run id: (experiment, run id) that trains it}} over the enabled experiments.
+
+    A run whose settings and prepared data equal a run of an earlier experiment (config order) is that
+    run, shared by reference: it is trained and probed once, under the first experiment that names it,
+    and counted once (e.g. E3 at lr 0.5 is E1 at its width; E5 at E4's batch size is E4).
+    """
+    owners: dict[str, tuple[str, str]] = {}
+    sources = {}
+    for name in enabled_experiments(config):
+        data = data_key(data_settings(config, name))
+        sources[name] = {run: owners.setdefault(settings_hash({**settings, "data": data}), (name, run))
+                         for run, settings in experiment_runs(config, name).items()}
+    return sources

@@ -118,12 +118,13 @@ def fit_curve(metrics: pd.DataFrame, lstar_method: str, fit_cfg: dict) -> dict:
     out = {"lstar_method": lstar_method, "lstar": lstar}
     if window is None:
         return {**out, "has_window": False, "t0": np.nan, "t1": np.nan, "rate": np.nan, "r2": np.nan,
-                "pl_slope": np.nan, "pl_envelope": np.nan}
+                "window_intercept": np.nan, "pl_slope": np.nan, "pl_intercept": np.nan, "pl_envelope": np.nan}
     inside = (steps >= window.start) & (steps <= window.end) & np.isfinite(lg) & (grad > 0)
     pl = stats.linregress(lg[inside], np.log(grad[inside]))
     rho = grad[inside] / (2 * np.exp(lg[inside]))
     return {**out, "has_window": True, "t0": window.start, "t1": window.end, "rate": -window.slope,
-            "r2": window.r2, "pl_slope": float(pl.slope), "pl_envelope": float(rho.min())}
+            "r2": window.r2, "window_intercept": window.intercept, "pl_slope": float(pl.slope),
+            "pl_intercept": float(pl.intercept), "pl_envelope": float(rho.min())}
 
 
 def lplr_exit_step(spectrum: pd.DataFrame, fraction: float) -> float:

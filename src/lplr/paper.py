@@ -10,37 +10,19 @@ PDF's text can be checked against the tables.
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lplr.formatting import condition_label, format_number, format_value  # noqa: F401 (re-exported)
 from lplr.io import write_csv, write_text
 
 STATISTICS = ("final_loss", "rate", "pl_slope", "pl_envelope", "mu_0", "final_rel_drift", "final_drift",
               "final_test_accuracy", "predicted_rate", "rate_over_predicted", "sharpness_0", "sharpness_max",
               "lambda_min_ratio_final", "kernel_change_final", "t0", "lplr_exit_step", "lqcr_min")
 KEY_PATTERN = r"[A-Za-z0-9_.=,\-]+"
-
-
-def format_number(value: float, digits: int = 3) -> str:
-    """`digits` significant digits, plain ASCII: 0.0123, 12.3, 1.23e-05 -> '1.23e-5'; NaN -> 'n/a'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, (int, np.integer)) or (float(value).is_integer() and abs(value) < 1e6):
-        return str(int(value))
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return f"{value:.{digits}g}"
-
-
-def condition_label(row, columns: list[str]) -> str:
-    """A condition as in run ids: 'width=64' or 'init=he,lr=0.2,lr_mode=fixed'."""
-    return ",".join(f"{c}={format_number(row[c]) if isinstance(row[c], (int, float, np.number)) else row[c]}"
-                    for c in columns)
 
 
 def numbers_from_summary(experiment: str, summary: pd.DataFrame, columns: list[str],
@@ -70,8 +52,7 @@ def condition_table(summary: pd.DataFrame, columns: list[str], statistics: list[
     wide = summary[summary["statistic"].isin(statistics)]
     for _, group in wide.groupby(columns, sort=True):
         first = group.iloc[0]
-        cells = [str(first[c]) if not isinstance(first[c], (int, float, np.number)) else format_number(first[c])
-                 for c in columns]
+        cells = [format_value(first[c]) for c in columns]
         for statistic in statistics:
             row = group[group["statistic"] == statistic]
             cells.append("--" if row.empty else
@@ -114,7 +95,7 @@ def width_extras(summary: pd.DataFrame, runs: pd.DataFrame, confidence: float) -
                {"key": "width.min", "value": float(widths[0])}, {"key": "width.max", "value": float(widths[-1])}]
     per_width = numbers_from_summary("width", summary, ["width"])
     for alias, width in (("wmin", widths[0]), ("wmax", widths[-1])):
-        level = f"width={format_number(width)}"
+        level = f"width={format_value(width)}"
         numbers += [{"key": n["key"].replace(f".{level}", f".{alias}"), "value": n["value"]}
                     for n in per_width if f".{level}" in n["key"]]
     return numbers

@@ -7,8 +7,10 @@ Per checkpoint t (on the probe set S, in float64 at the checkpoint's exact param
     lambda_min_ratio, kernel_change      lambda_min(Theta_t) / lambda_min(Theta_0), ||Theta_t - Theta_0||_F / ||Theta_0||_F
     audit                                ||grad L_S||^2 == r_S^T Theta_SS r_S / |S|^2 (raises on violation)
     lqcr_q                               <grad L(theta_t), theta_t - theta_T> / (L_t - L_T) on the training set
-Step 0 also stores the eigendecomposition's projections of r_0, for the linearised model
-r_t = (I - eta Theta_0 / n)^t r_0.
+eigenvalues.npz holds, per checkpoint, the eigenvalues lambda_i of Theta_SS (ascending) and the squared
+projections p_i = (u_i . r_S)^2 of the probe-set residual on its eigenvectors: the linearised model from
+checkpoint k, r_{t} = (I - eta Theta_k / n)^(t - t_k) r_k, and the residual's spread over the spectrum
+both follow from them (lplr.rates). `initial_projections` is row 0 (the lazy model from Theta_0).
 """
 
 from __future__ import annotations
@@ -64,14 +66,15 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     loss_final, _ = ntk.full_gradient(final, x, y)
     theta_final = torch.cat([p.detach().reshape(-1) for p in final.parameters()])
 
-    rows, eigenvalues, theta_0 = [], [], None
+    rows, eigenvalues, projections, theta_0 = [], [], [], None
     for step in steps:
         model = model_at(step)
         theta = ntk.empirical_ntk(model, x_s)
         evals, evecs = torch.linalg.eigh(theta)  # one decomposition, shared with the audit
-        if theta_0 is None:  # the linearised model needs step 0's eigenvectors
+        if theta_0 is None:
             theta_0 = theta
-            projections0 = (evecs.T @ (model(x_s) - y_s).detach()).pow(2)
+        with torch.no_grad():  # (u_i . r_S)^2: where the residual sits in the spectrum
+            projections.append((evecs.T @ (model(x_s) - y_s)).pow(2).cpu().numpy())
         audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps, eigenvalues=evals)
         if not audit["audit_ok"]:
             raise AuditError(f"{train_dir}: PL audit failed at step {step}: ||grad L_S||^2 = {audit['grad_norm_sq']!r} "
@@ -98,8 +101,8 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     write_csv(frame, out_spectrum)
     with atomic_path(out_eigen) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, steps=np.array(steps), eigenvalues=np.stack(eigenvalues),
-                     initial_projections=projections0.cpu().numpy(), lr=lr, n_probe=len(x_s))
+            np.savez(handle, steps=np.array(steps), eigenvalues=np.stack(eigenvalues), projections=np.stack(projections),
+                     initial_projections=projections[0], lr=lr, n_probe=len(x_s))
     return frame
 
 

@@ -27,16 +27,17 @@ def linearised_curve(eigen_file: str | Path, steps: np.ndarray, n_train: int | N
 
 
 def load_runs(settings: dict[str, dict], inputs) -> dict[str, dict]:
-    """{run id: settings, metrics, manifest, spectrum, linearised} from a fit rule's inputs."""
-    by_run = {key: {run_of(p): p for p in getattr(inputs, key)} for key in ("metrics", "manifests", "spectra", "eigen")}
+    """{run id: settings, metrics, manifest, spectrum, linearised} from a fit rule's inputs, which list every
+    run's files in the order of `settings` (a run shared with another experiment lives in that one's folder)."""
     runs = {}
-    for run_id, run_settings in settings.items():
-        metrics = pd.read_csv(by_run["metrics"][run_id])
-        manifest = read_json(by_run["manifests"][run_id])
-        spectrum = pd.read_csv(by_run["spectra"][run_id]) if run_id in by_run["spectra"] else None
+    files = zip(settings.items(), inputs.metrics, inputs.manifests, inputs.spectra, inputs.eigen)
+    for (run_id, run_settings), metrics_file, manifest_file, spectrum_file, eigen_file in files:
+        metrics = pd.read_csv(metrics_file)
+        manifest = read_json(manifest_file)
+        spectrum = pd.read_csv(spectrum_file)
         linearised = None
-        if run_id in by_run["eigen"] and manifest["status"] == "completed":
-            linearised = linearised_curve(by_run["eigen"][run_id], metrics["step"].to_numpy(), manifest["n_train"])
+        if manifest["status"] == "completed":
+            linearised = linearised_curve(eigen_file, metrics["step"].to_numpy(), manifest["n_train"])
         runs[run_id] = {"settings": run_settings, "metrics": metrics, "manifest": manifest, "spectrum": spectrum,
                         "linearised": linearised}
     return runs
@@ -47,12 +48,12 @@ def read_fits(path: str | Path) -> pd.DataFrame:
 
 
 def read_curves(fits: pd.DataFrame, metrics_files) -> dict[str, pd.DataFrame]:
-    files = {run_of(p): p for p in metrics_files}
+    files = dict(zip(fits["run"], metrics_files))  # the rule lists files in the fit table's run order
     return {run: pd.read_csv(files[run]) for run in fits["run"]}
 
 
 def read_linearised(fits: pd.DataFrame, eigen_files, curves: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-    files = {run_of(p): p for p in eigen_files}
+    files = dict(zip(fits["run"], eigen_files))
     out = {}
     for run in fits.loc[fits["status"] == "completed", "run"]:
         curve = linearised_curve(files[run], curves[run]["step"].to_numpy(), None)
@@ -62,7 +63,7 @@ def read_linearised(fits: pd.DataFrame, eigen_files, curves: dict[str, pd.DataFr
 
 
 def read_spectra(fits: pd.DataFrame, spectrum_files) -> dict[str, pd.DataFrame]:
-    files = {run_of(p): p for p in spectrum_files}
+    files = dict(zip(fits["run"], spectrum_files))
     return {run: pd.read_csv(files[run]) for run in fits.loc[fits["status"] == "completed", "run"] if run in files}
 
 

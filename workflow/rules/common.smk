@@ -17,6 +17,7 @@ from lplr.config import (
     fit_settings,
     experiment_runs,
     load_schema,
+    run_sources,
     validate_config,
 )
 
@@ -29,6 +30,9 @@ except ConfigError as error:
 ENV = "../../environment.yml"
 EXPERIMENTS = enabled_experiments(config)
 RUNS = {name: experiment_runs(config, name) for name in EXPERIMENTS}
+# A run equal to an earlier experiment's run (settings and data) is read from there, never retrained.
+SOURCES = run_sources(config)
+OWNED = {name: {run: RUNS[name][run] for run, source in SOURCES[name].items() if source == (name, run)} for name in EXPERIMENTS}
 DATA_KEYS = {name: data_key(data_settings(config, name)) for name in EXPERIMENTS}
 DATA_SETTINGS = {DATA_KEYS[name]: data_settings(config, name) for name in EXPERIMENTS}
 # Each figure shows one experiment (E1 width, E2 init, E3 step, E4 cnn, E5 batch; E6 is the probe of all).
@@ -62,7 +66,12 @@ def prepared_data(wildcards):
 
 
 def run_settings(wildcards):
-    return RUNS[wildcards.experiment][wildcards.run]
+    """Settings of a run this experiment trains itself (a shared run is trained under its first experiment)."""
+    owned = OWNED.get(wildcards.experiment, {})
+    if wildcards.run not in owned:
+        raise WorkflowError(f"results/train/{wildcards.experiment}/{wildcards.run} is not a run this config trains "
+                            f"(unknown, or shared with an earlier experiment: see lplr.config.run_sources).")
+    return owned[wildcards.run]
 
 
 def experiment_run_settings(wildcards):
@@ -78,8 +87,8 @@ def condition_columns(wildcards):
 
 
 def run_files(experiment, pattern):
-    """`pattern` formatted for every run of `experiment`."""
-    return [pattern.format(experiment=experiment, run=run) for run in RUNS[experiment]]
+    """`pattern` formatted for every run of `experiment`, in RUNS order, at the folder of whoever trains it."""
+    return [pattern.format(experiment=owner, run=run) for owner, run in SOURCES[experiment].values()]
 
 
 def experiment_files(pattern):
@@ -89,6 +98,11 @@ def experiment_files(pattern):
         return run_files(wildcards.experiment, pattern)
 
     return files
+
+
+def notebook_parameters(wildcards, input):
+    """A notebook's papermill parameters: each named input (the notebook source aside) as `<name>_csv`."""
+    return {f"{name}_csv": path for name, path in input.items() if name != "notebook"}
 
 
 def train_gpus():

@@ -10,11 +10,9 @@ rule notebook_width_analysis:
         html=report("results/notebooks/width_analysis.html", caption="../report/notebook.rst", category="Notebooks"),
     log:
         "logs/notebooks/width_analysis.log",
+    params:
+        parameters=notebook_parameters,
     conda:
         ENV
-    shell:
-        "(jupytext --to ipynb --output {output.ipynb}.src.ipynb {input.notebook}"
-        " && papermill --kernel python3 {output.ipynb}.src.ipynb {output.ipynb}"
-        " -p runs_csv {input.runs:q} -p summary_csv {input.summary:q} -p sensitivity_csv {input.sensitivity:q}"
-        " && rm {output.ipynb}.src.ipynb"
-        " && jupyter nbconvert --to html --output-dir $(dirname {output.html}) {output.ipynb}) > {log} 2>&1"
+    script:
+        "../scripts/execute_notebook.py"

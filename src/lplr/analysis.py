@@ -1,0 +1,263 @@
+"""The analysis stage: every statistic of an experiment, computed once, from its runs' files into tables.
+
+Figures, notebooks and the paper read these tables and nothing else (lplr.plots.registry checks it):
+
+    results/fits/<experiment>/runs.csv      one row per run: the window fit under the run's headline L*,
+                                            rates along training, spectrum statistics, LQCR, shares
+    results/fits/<experiment>/curves.csv    one row per run x evaluated step: loss, G, drift, the gap under
+                                            the headline L*, the fitted window line, the observed, first-order
+                                            and local linearised rates, the initial-NTK linearised loss
+    results/fits/<experiment>/probes.csv    one row per run x probed checkpoint: the spectrum, the PL audit,
+                                            q_t (LQCR), the residual's shares on the spectrum, the rates at the
+                                            probe and the decay to the next probe, observed and predicted
+    results/tables/<experiment>_summary.csv per condition x statistic: the across-seed summary (lplr.stats)
+    results/tables/<experiment>_sensitivity.csv  window rate and PL slope under every L* x R^2 threshold
+    results/tables/<experiment>_trends.csv  log-log slopes of statistics against a numeric condition (width)
+
+Headline L*: a run "interpolates" when its final training loss is below `interpolation.loss_fraction`
+of its initial loss and it has at least `interpolation.min_params_per_point` parameters per training
+point; its L* is then 0 (the floor of an interpolating fit), otherwise `lstar_fallback`. `fit.lstar`
+set to an estimator forces that estimator for every run. The rates along training always use L* = 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lplr import rates
+from lplr.fit import LSTAR_METHODS, fit_curve, lplr_exit_step
+from lplr.io import read_json
+from lplr.probe import linearised_loss
+from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
+
+LN10 = math.log(10.0)
+TREND_STATISTICS = ("final_rel_drift", "final_loss", "decades", "rate_late", "kernel_change_final", "sharpness_max",
+                    "mu_0", "lambda_min_ratio_min")
+
+
+# ------------------------------------------------------------------------------------------------
+# reading a run's files
+# ------------------------------------------------------------------------------------------------
+
+def load_run(settings: dict, metrics_file, manifest_file, spectrum_file, eigen_file) -> dict:
+    """One run's files as {settings, metrics, manifest, spectrum, eigen} (eigen: the npz as a dict)."""
+    with np.load(eigen_file) as eigen:
+        eigen = {key: eigen[key] for key in eigen.files}
+    return {"settings": settings, "metrics": pd.read_csv(metrics_file), "manifest": read_json(manifest_file),
+            "spectrum": pd.read_csv(spectrum_file), "eigen": eigen}
+
+
+def load_runs(settings: dict[str, dict], inputs) -> dict[str, dict]:
+    """{run id: run} from a fit rule's inputs, which list every run's files in the order of `settings`
+    (a run shared with an earlier experiment lives in that experiment's folder)."""
+    files = zip(settings.items(), inputs.metrics, inputs.manifests, inputs.spectra, inputs.eigen)
+    return {run_id: load_run(run_settings, *paths) for (run_id, run_settings), *paths in files}
+
+
+# ------------------------------------------------------------------------------------------------
+# one run
+# ------------------------------------------------------------------------------------------------
+
+def headline_lstar(row: dict, manifest: dict, fit_cfg: dict) -> tuple[bool, str]:
+    """(interpolates, L* estimator) of a run, by the rule in the module docstring."""
+    rule = fit_cfg["interpolation"]
+    interpolates = bool(row["final_loss"] < rule["loss_fraction"] * row["initial_loss"]
+                        and manifest["param_count"] >= rule["min_params_per_point"] * manifest["n_train"])
+    if fit_cfg["lstar"] != "auto":
+        return interpolates, fit_cfg["lstar"]
+    return interpolates, "zero" if interpolates else fit_cfg["lstar_fallback"]
+
+
+def _local_linearised(steps: np.ndarray, probe_steps: np.ndarray, eigen: dict, eta: float) -> np.ndarray:
+    """At each step, the rate the linearised model of the latest probe at or before it predicts."""
+    out = np.full(len(steps), np.nan)
+    for k, start in enumerate(probe_steps):
+        end = probe_steps[k + 1] if k + 1 < len(probe_steps) else np.inf
+        inside = (steps >= start) & (steps < end)
+        if inside.any():
+            out[inside] = rates.linearised_rate(eigen["eigenvalues"][k], eigen["projections"][k], eta,
+                                                steps[inside] - start)
+    return out
+
+
+def run_curve(metrics: pd.DataFrame, eigen: dict, manifest: dict, fitted: dict, span: int) -> pd.DataFrame:
+    """The per-step table of one run (see the module docstring)."""
+    eta = manifest["lr"]
+    steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
+    curve = metrics[[c for c in ("step", "loss", "grad_norm_sq", "drift", "rel_drift", "test_loss", "test_accuracy")
+                     if c in metrics]].copy()
+    with np.errstate(invalid="ignore"):
+        curve["gap"] = np.where(loss - fitted["lstar"] > 0, loss - fitted["lstar"], np.nan)
+    curve["window_line"] = np.nan
+    if fitted["has_window"]:
+        inside = (steps >= fitted["t0"]) & (steps <= fitted["t1"])
+        curve.loc[inside, "window_line"] = np.exp(fitted["window_intercept"] - fitted["rate"] * steps[inside])
+    curve["observed_rate"] = rates.observed_rate(steps, loss, span)
+    curve["first_order_rate"] = rates.first_order_rate(loss, metrics["grad_norm_sq"], eta)
+    curve["local_linearised_rate"] = _local_linearised(steps, np.asarray(eigen["steps"], float), eigen, eta)
+    curve["linearised_loss"] = np.nan  # the lazy model from Theta_0, when the probe set is the training set
+    if int(eigen["n_probe"]) == manifest["n_train"]:
+        curve["linearised_loss"] = linearised_loss(eigen["eigenvalues"][0], eigen["projections"][0], eta, steps)
+    return curve
+
+
+def run_probes(spectrum: pd.DataFrame, eigen: dict, curve: pd.DataFrame, eta: float, top_k: int) -> pd.DataFrame:
+    """The per-checkpoint table of one run (see the module docstring).
+
+    Decays are in decades over [t_k, t_{k+1}]: observed log10(L_k / L_{k+1}); the local linearised model's;
+    the PL bound's (t_{k+1} - t_k) 2 eta mu_k / ln 10. Their ratios are the tightness of each prediction.
+    """
+    probes = spectrum.copy()
+    shares = [rates.spectral_shares(eigen["eigenvalues"][k], eigen["projections"][k], top_k) for k in range(len(probes))]
+    probes["share_top_k"] = [s["share_top_k"] for s in shares]
+    probes["share_bottom_half"] = [s["share_bottom_half"] for s in shares]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        probes["rho"] = probes["probe_grad_norm_sq"] / (2 * probes["probe_loss"])  # L* = 0, on the probe set
+    probes["pl_bound_rate"] = rates.pl_bound_rate(probes["mu"], eta)
+    at = curve.set_index("step")
+    steps = probes["step"].to_numpy()
+    probes["first_order_rate"] = at["first_order_rate"].reindex(steps).to_numpy()
+    probes["observed_rate"] = at["observed_rate"].reindex(steps).to_numpy()
+    probes["local_linearised_rate"] = [float(rates.linearised_rate(eigen["eigenvalues"][k], eigen["projections"][k],
+                                                                   eta, np.array([0]))[0]) for k in range(len(probes))]
+    loss = at["loss"].reindex(steps).to_numpy(float)
+    next_steps = np.append(steps[1:], np.nan)
+    elapsed = next_steps - steps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        probes["observed_decay"] = np.log10(loss) - np.log10(np.append(loss[1:], np.nan))
+    probes["linearised_decay"] = [
+        (rates.linearised_log_loss(eigen["eigenvalues"][k], eigen["projections"][k], eta, np.array([0.0, tau]))
+         @ np.array([1.0, -1.0])) / LN10 if np.isfinite(tau) else np.nan for k, tau in enumerate(elapsed)]
+    probes["pl_bound_decay"] = elapsed * probes["pl_bound_rate"] / LN10
+    probes["next_step"] = next_steps
+    return probes
+
+
+def _median_ratio(numerator, denominator) -> float:
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    ok = np.isfinite(numerator) & np.isfinite(denominator) & (denominator > 0) & (numerator > 0)
+    return float(np.median(numerator[ok] / denominator[ok])) if ok.any() else np.nan
+
+
+def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """(per-run row, curve table, probe table) of one run."""
+    metrics, manifest, spectrum, eigen = run["metrics"], run["manifest"], run["spectrum"], run["eigen"]
+    cfg_rates = fit_cfg["rates"]
+    first, final = metrics.iloc[0], metrics.iloc[-1]
+    tested = metrics.dropna(subset=["test_accuracy"])
+    row = {"status": manifest["status"], "diverged_step": manifest["diverged_step"], "eta": manifest["lr"],
+           "sharpness_0": manifest["sharpness_0"], "param_count": manifest["param_count"], "n_train": manifest["n_train"],
+           "initial_loss": float(first["loss"]), "final_loss": float(final["loss"]),
+           "final_drift": float(final["drift"]), "final_rel_drift": float(final["rel_drift"]),
+           "final_test_accuracy": float(tested["test_accuracy"].iloc[-1]) if len(tested) else np.nan,
+           "final_test_loss": float(tested["test_loss"].iloc[-1]) if len(tested) else np.nan}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        row["decades"] = float(np.log10(row["initial_loss"] / row["final_loss"]))
+    row["interpolates"], method = headline_lstar(row, manifest, fit_cfg)
+    completed = manifest["status"] == "completed"
+    fitted = fit_curve(metrics, method, fit_cfg) if completed else {
+        "lstar_method": method, "lstar": np.nan, "has_window": False, "t0": np.nan, "t1": np.nan, "rate": np.nan,
+        "r2": np.nan, "window_intercept": np.nan, "pl_slope": np.nan, "pl_intercept": np.nan, "pl_envelope": np.nan}
+    row.update(fitted)
+    curve = run_curve(metrics, eigen, manifest, fitted, cfg_rates["span"])
+    probes = run_probes(spectrum, eigen, curve, manifest["lr"], cfg_rates["top_k"])
+    if not completed:
+        return row, curve, probes
+
+    steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
+    row["rate_early"] = rates.segment_rate(steps, loss, *cfg_rates["early"])
+    row["rate_late"] = rates.segment_rate(steps, loss, *cfg_rates["late"])
+    row["rate_slowdown"] = row["rate_late"] / row["rate_early"] if row["rate_early"] > 0 else np.nan
+    row["first_order_ratio"] = _median_ratio(curve["observed_rate"], curve["first_order_rate"])
+    intervals = probes.dropna(subset=["next_step"])
+    row["pl_bound_tightness"] = _median_ratio(intervals["observed_decay"], intervals["pl_bound_decay"])
+    row["linearised_local_ratio"] = _median_ratio(intervals["observed_decay"], intervals["linearised_decay"])
+    for name in ("share_top_k", "share_bottom_half"):
+        row[f"{name}_0"], row[f"{name}_final"] = float(probes[name].iloc[0]), float(probes[name].iloc[-1])
+
+    eta = manifest["lr"]
+    nearest = spectrum.iloc[(spectrum["step"] - (row["t0"] if row["has_window"] else 0)).abs().argmin()]
+    mu = float(nearest["mu"])
+    q = spectrum["lqcr_q"].iloc[:-1]  # q_T is 0/0
+    negative = spectrum.loc[spectrum.index[:-1]][q < 0]
+    row.update(mu_0=float(spectrum["mu"].iloc[0]), mu_at_t0=mu, sharpness_at_t0=float(nearest["sharpness"]),
+               predicted_rate=-2 * math.log1p(-eta * mu) if eta * mu < 1 else np.nan,
+               lambda_min_ratio_final=float(spectrum["lambda_min_ratio"].iloc[-1]),
+               lambda_min_ratio_min=float(spectrum["lambda_min_ratio"].min()),
+               kernel_change_final=float(spectrum["kernel_change"].iloc[-1]),
+               sharpness_max=float(spectrum["sharpness"].max()),
+               lplr_exit_step=lplr_exit_step(spectrum, fit_cfg["lplr_exit_fraction"]),
+               lqcr_min=float(q.min()), lqcr_probes=int(q.notna().sum()), lqcr_negative=int(len(negative)),
+               lqcr_negative_fraction=float(len(negative) / max(q.notna().sum(), 1)),
+               lqcr_first_negative_step=float(negative["step"].iloc[0]) if len(negative) else np.nan,
+               audit_max_rel_error=float((spectrum["audit_error"] / spectrum["audit_tolerance"]).max()))
+    row["rate_over_predicted"] = row["rate"] / row["predicted_rate"] if row["has_window"] else np.nan
+    lin = curve["linearised_loss"].to_numpy(float)
+    if np.isfinite(lin).all():
+        ratio = np.log10(loss) - np.log10(lin)
+        row.update(linearised_final_log10_ratio=float(ratio[-1]), linearised_max_abs_log10=float(np.nanmax(np.abs(ratio))))
+    return row, curve, probes
+
+
+# ------------------------------------------------------------------------------------------------
+# one experiment
+# ------------------------------------------------------------------------------------------------
+
+def sensitivity(runs: dict[str, dict], fit_cfg: dict, confidence: float) -> pd.DataFrame:
+    """The window rate (geometric mean) and PL slope (mean) over completed runs, for every L* estimator x
+    window R^2 threshold (the configured r2_min and half-way towards and away from 1)."""
+    r2 = fit_cfg["window"]["r2_min"]
+    completed = [run["metrics"] for run in runs.values() if run["manifest"]["status"] == "completed"]
+    rows = []
+    for method in LSTAR_METHODS:
+        for r2_min in (r2 - (1 - r2) / 2, r2, r2 + (1 - r2) / 2):
+            cfg = {**fit_cfg, "window": {**fit_cfg["window"], "r2_min": r2_min}}
+            fits = pd.DataFrame([fit_curve(m, method, cfg) for m in completed])
+            rate = summarise(fits["rate"], "log", confidence) if len(fits) else {"estimate": np.nan}
+            slope = summarise(fits["pl_slope"], "linear", confidence) if len(fits) else {"estimate": np.nan}
+            rows.append({"lstar_method": method, "r2_min": r2_min, "runs": len(runs),
+                         "runs_with_window": int(fits["has_window"].sum()) if len(fits) else 0,
+                         "rate": rate["estimate"], "pl_slope": slope["estimate"],
+                         "window_start": float(fits["t0"].median()) if len(fits) else np.nan,
+                         "window_end": float(fits["t1"].median()) if len(fits) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def trends(per_run: pd.DataFrame, vary: list[str], confidence: float) -> pd.DataFrame:
+    """Log-log slopes against the experiment's one numeric condition (e.g. width), fitted per seed."""
+    numeric = [c for c in vary if pd.api.types.is_numeric_dtype(per_run[c]) and per_run[c].nunique() >= 2]
+    if len(vary) != 1 or not numeric:
+        return pd.DataFrame(columns=["x", "statistic", "slope", "ci_low", "ci_high", "n", "n_seeds"])
+    return pd.DataFrame([loglog_slope_by_seed(per_run, numeric[0], y, confidence)
+                         for y in TREND_STATISTICS if y in per_run])
+
+
+def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,
+                       sources: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
+    """{runs, curves, probes, summary, sensitivity, trends} of one experiment.
+
+    `runs` maps run id -> load_run(...); `sources` maps a run id to the folder it was read from when that
+    run is shared with an earlier experiment (recorded in the `source` column, so it is never counted twice).
+    """
+    rows, curves, probes = [], [], []
+    for run_id, run in runs.items():
+        row, curve, probe = analyse_run(run, fit_cfg)
+        settings = run["settings"]
+        rows.append({"run": run_id, **{k: settings[k] for k in vary}, "seed": settings["seed"],
+                     "source": (sources or {}).get(run_id, ""), **row})
+        curves.append(curve.assign(run=run_id))
+        probes.append(probe.assign(run=run_id))
+    per_run = pd.DataFrame(rows)
+    by = vary or ["condition"]
+    grouped = per_run.assign(condition="all") if not vary else per_run
+    return {
+        "runs": per_run,
+        "curves": pd.concat(curves, ignore_index=True)[["run", *curves[0].columns.drop("run")]],
+        "probes": pd.concat(probes, ignore_index=True)[["run", *probes[0].columns.drop("run")]],
+        "summary": summarise_conditions(grouped, by, fit_cfg["confidence"]),
+        "sensitivity": sensitivity(runs, fit_cfg, fit_cfg["confidence"]),
+        "trends": trends(per_run, vary, fit_cfg["confidence"]),
+    }

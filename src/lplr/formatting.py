@@ -1,0 +1,63 @@
+"""The two ways this project writes a number, used everywhere (run ids, table keys, labels, the paper).
+
+- `format_value`: identifiers (run ids, condition labels, number keys). Exact and short: the `%g` form
+  when it reads back as the same float, else Python's shortest round-trip repr, so no two settings
+  share an id and `lr=0.0001` is `lr=0.0001` in a folder name, a table and a macro name alike.
+- `format_number`: measured values quoted to a reader, at `digits` significant digits, plain ASCII
+  (0.0123, 12.3, 1.23e-5; NaN -> 'n/a'), so a PDF's text can be matched against the tables.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def format_value(value: Any) -> str:
+    """An identifier's spelling of a setting: ints as ints, floats exactly and short, text as is."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
+
+
+def format_number(value: Any, digits: int = 3) -> str:
+    """`digits` significant digits, plain ASCII: 0.0123, 12.3, 1.23e-05 -> '1.23e-5'; NaN or None -> 'n/a'."""
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, (int, np.integer)) or (float(value).is_integer() and abs(value) < 1e6):
+        return str(int(value))
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:.{digits}g}"
+
+
+def condition_label(settings, columns: list[str]) -> str:
+    """A condition as in run ids: 'width=64' or 'init=he,lr=0.2,lr_mode=fixed' (columns in the given order)."""
+    return ",".join(f"{column}={format_value(settings[column])}" for column in columns)
+
+
+def parse_run_id(run_id: str) -> dict:
+    """'width=64,lr=0.0001,seed=0' -> {'width': 64, 'lr': 0.0001, 'seed': 0}: numbers parsed, text kept."""
+    settings = {}
+    for part in str(run_id).split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            continue
+        for cast in (int, float):
+            try:
+                settings[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            settings[key] = value
+    return settings
