@@ -1,4 +1,5 @@
-"""Every figure in lplr.plots draws from small synthetic tables (no workflow run), writes a vector PDF and
+"""Every figure of the registry draws from the analysis tables of small synthetic runs (no workflow run):
+synthetic run files -> lplr.analysis -> CSV tables -> lplr.plots.draw_figure. Each writes a vector PDF and
 a PNG beside it, and marks diverged runs and runs without a linear window instead of crashing."""
 
 import inspect
@@ -10,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lplr import plots
+from lplr.analysis import analyse_experiment
 from lplr.config import run_id
-from lplr.fit import aggregate
+from lplr.io import write_csv
+from lplr.plots import FIGURES, TABLES, draw_figure, figure_inputs, style
 
 N = 200  # training points of the synthetic runs
 NAN = float("nan")
@@ -52,144 +54,92 @@ def diverged_curve(step_of_divergence: int) -> pd.DataFrame:
                          "step_time": 1e-3, "test_loss": NAN, "test_accuracy": NAN, "epoch": t})
 
 
-def spectrum(steps, lr, exit_after, sharpness_0, seed=0) -> pd.DataFrame:
-    """lambda_min ratio 1 / (1 + t / exit_after): below 0.5 after `exit_after` steps; sharpness rising toward 1.9."""
+def spectrum(steps, lr, exit_after, sharpness_0, metrics, seed=0) -> tuple[pd.DataFrame, dict]:
+    """(spectrum.csv, eigenvalues.npz) of a run: lambda_min ratio 1 / (1 + t / exit_after), below 0.5 after
+    `exit_after` steps; sharpness rising toward 1.9; the residual spread over a geometric spectrum."""
     t = np.array(checkpoint_steps(steps), dtype=float)
     ratio = 1.0 / (1.0 + t / exit_after)
     lam_min = 0.2 * (1 + 0.05 * seed) * ratio
     lam_max = (sharpness_0 + (1.9 - sharpness_0) * (t / steps) ** 0.7) * N / lr
-    return pd.DataFrame({
+    loss = metrics.set_index("step")["loss"].reindex(t.astype(int)).to_numpy()
+    eigenvalues = np.stack([np.geomspace(lo, hi, N) for lo, hi in zip(lam_min, lam_max)])
+    weights = np.stack([np.linspace(0.2, 1.0 + k, N) for k in range(len(t))])  # drifts towards the top of the spectrum
+    projections = weights / weights.sum(axis=1, keepdims=True) * (2 * N * loss)[:, None]  # sum p = ||r||^2 = 2 n L
+    grad = (projections * eigenvalues).sum(axis=1) / N ** 2
+    frame = pd.DataFrame({
         "step": t.astype(int), "n_probe": N, "lambda_min": lam_min, "lambda_max": lam_max, "lambda_min_ratio": ratio,
         "condition": lam_max / lam_min, "mu": lam_min / N, "sharpness": lr * lam_max / N,
-        "kernel_change": 0.02 * np.sqrt(t / steps) * (1 + seed * 0.1), "probe_loss": NAN, "probe_grad_norm_sq": NAN,
-        "audit_ok": True, "lqcr_q": 1.5,
+        "kernel_change": 0.02 * np.sqrt(t / steps) * (1 + seed * 0.1), "probe_loss": loss, "probe_grad_norm_sq": grad,
+        "quadratic_form": grad, "audit_error": 0.0, "audit_tolerance": 1e-12, "audit_ok": True,
+        "lqcr_q": np.where(t < steps, 1.5 - (seed == 1) * 2.0 * (t > 10), np.nan),  # seed 1 goes negative
     })
+    return frame, {"steps": t.astype(int), "eigenvalues": eigenvalues, "projections": projections, "n_probe": N, "lr": lr}
 
 
-def fit_row(run, condition, seed, metrics, spec, lr, sharpness_0, status="completed", diverged_step=None,
-            rate=NAN, t0=NAN, t1=NAN, has_window=True) -> dict:
-    row = {"run": run, **condition, "seed": seed, "status": status, "diverged_step": diverged_step, "eta": lr,
-           "sharpness_0": sharpness_0, "final_loss": float(metrics["loss"].iloc[-1]),
-           "final_drift": float(metrics["drift"].iloc[-1]), "final_rel_drift": float(metrics["rel_drift"].iloc[-1]),
-           "final_test_accuracy": 0.99}
-    empty = dict.fromkeys(["lstar", "t0", "t1", "rate", "r2", "pl_slope", "pl_envelope", "mu_at_t0", "predicted_rate",
-                           "mu_0", "lambda_min_ratio_final", "kernel_change_final", "sharpness_max", "lplr_exit_step",
-                           "lqcr_min"], NAN)
-    if status != "completed":
-        return {**row, **empty, "has_window": False}
-    row.update(empty, lstar=0.9 * float(metrics["loss"].min()), has_window=has_window)
-    if has_window:
-        gap = metrics["loss"] - row["lstar"]
-        row.update(t0=t0, t1=t1, rate=rate, r2=0.999, pl_slope=0.8 + 0.01 * seed,
-                   pl_envelope=float((metrics["grad_norm_sq"] / (2 * gap)).min()))
-    if spec is not None:
-        outside = spec.loc[spec["lambda_min_ratio"] < 0.5, "step"]
-        row.update(mu_at_t0=float(spec["mu"].iloc[1]), mu_0=float(spec["mu"].iloc[0]),
-                   predicted_rate=-2 * np.log1p(-lr * float(spec["mu"].iloc[1])),
-                   lambda_min_ratio_final=float(spec["lambda_min_ratio"].iloc[-1]),
-                   kernel_change_final=float(spec["kernel_change"].iloc[-1]), sharpness_max=float(spec["sharpness"].max()),
-                   lplr_exit_step=float(outside.iloc[0]) if len(outside) else NAN, lqcr_min=1.5)
-    return row
+def manifest(status, lr, sharpness_0, steps, diverged_step=None) -> dict:
+    return {"status": status, "diverged_step": diverged_step, "lr": lr, "sharpness_0": sharpness_0, "param_count": 50 * N,
+            "n_train": N}
 
 
-def experiment(conditions, seeds, steps=600, eval_every=1, diverged=(), no_window=(), sgd=False, probe=True):
-    """(fits, curves, spectra, linearised); `conditions` = [(settings dict, rate, lr, sharpness_0, exit_after)],
-    `diverged` / `no_window` = (condition index, seed) pairs."""
-    rows, curves, spectra, linearised = [], {}, {}, {}
+def experiment(conditions, seeds, steps=600, eval_every=1, diverged=(), no_window=(), sgd=False):
+    """{run id: run} as lplr.analysis.load_run gives it; `conditions` = [(settings, rate, lr, sharpness_0,
+    exit_after)], `diverged` / `no_window` = (condition index, seed) pairs."""
+    runs = {}
     for k, (condition, rate, lr, sharpness_0, exit_after) in enumerate(conditions):
         for seed in seeds:
             run = run_id(condition, seed)
             eta = lr * (1 + 0.03 * seed)  # a calibrated step differs per seed: the run id keeps the level
             if (k, seed) in diverged:
-                curves[run] = diverged_curve(37)
-                rows.append(fit_row(run, condition, seed, curves[run], None, eta, sharpness_0, status="diverged",
-                                    diverged_step=37))
+                metrics = diverged_curve(37)
+                spec, eigen = spectrum(37, eta, exit_after, sharpness_0, metrics.assign(loss=0.5), seed)
+                runs[run] = {"settings": {**condition, "seed": seed}, "metrics": metrics, "spectrum": spec,
+                             "eigen": eigen, "manifest": manifest("diverged", eta, sharpness_0, steps, 37)}
                 continue
-            flat = (k, seed) in no_window
-            curves[run] = m = curve(steps, rate, seed=seed, eval_every=eval_every, flat=flat, sgd=sgd)
-            spec = spectrum(steps, eta, exit_after, sharpness_0, seed) if probe else None
-            if spec is not None:
-                spectra[run] = spec
-            linearised[run] = 0.5 * np.exp(-rate * 0.6 * m["step"].to_numpy(float))
-            rows.append(fit_row(run, condition, seed, m, spec, eta, sharpness_0, rate=rate * (1 + 0.02 * seed), t0=40 + 2 * seed,
-                                t1=steps * 0.8 // eval_every * eval_every, has_window=not flat))
-    return pd.DataFrame(rows), curves, spectra, linearised
+            metrics = curve(steps, rate, seed=seed, eval_every=eval_every, flat=(k, seed) in no_window, sgd=sgd)
+            spec, eigen = spectrum(steps, eta, exit_after, sharpness_0, metrics, seed)
+            runs[run] = {"settings": {**condition, "seed": seed}, "metrics": metrics, "spectrum": spec, "eigen": eigen,
+                         "manifest": manifest("completed", eta, sharpness_0, steps)}
+    return runs
 
 
-def make_e1():
-    conditions = [({"width": w}, 0.006 + 0.002 * i, 0.4, 0.8 + 0.2 * i, 150 * 4 ** i) for i, w in enumerate((32, 64, 128))]
-    return experiment(conditions, seeds=(0, 1, 2), diverged={(2, 2)}, no_window={(0, 2)})
+FIT = {"lstar": "auto", "lstar_fallback": "min", "min_offset": 0.1, "confidence": 0.95, "lplr_exit_fraction": 0.5,
+       "interpolation": {"loss_fraction": 1e-3, "min_params_per_point": 10},
+       "rates": {"span": 20, "early": [0.25, 0.5], "late": [0.75, 1.0], "top_k": 10},
+       "window": {"r2_min": 0.99, "min_fraction": 0.1, "grid": 48, "max_residual": 0.25}}
+SGD_FIT = {**FIT, "window": {**FIT["window"], "r2_min": 0.8, "max_residual": 1.5}}
 
+EXPERIMENTS = {
+    "width": lambda: experiment([({"width": w}, 0.006 + 0.002 * i, 0.4, 0.8 + 0.2 * i, 150 * 4 ** i)
+                                 for i, w in enumerate((32, 64, 128))],
+                                seeds=(0, 1, 2), diverged={(2, 2)}, no_window={(0, 2)}),
+    "init": lambda: experiment([({"init": init, "lr_mode": mode, "lr": lr}, rate, 0.4, sharpness, 5000)
+                                for mode, lr in (("fixed", 0.2), ("calibrated", 0.5))
+                                for init, rate, sharpness in (("he", 0.012, 1.0), ("depth_aware", 0.005, 0.2))],
+                               seeds=(0, 1, 2), diverged={(0, 2)}, no_window={(3, 1)}),
+    "step": lambda: experiment([({"lr": lr}, rate, lr, lr, exit_after)
+                                for lr, rate, exit_after in ((1.5, 0.02, 1), (0.5, 0.012, 60), (0.1, 0.003, 10 ** 6))],
+                               seeds=(0, 1), diverged={(0, 0), (0, 1)}),
+    "cnn": lambda: experiment([({"batch_size": 8}, 0.004, 0.05, 0.3, 500)], seeds=(0, 1, 2, 3), steps=2000,
+                              eval_every=10, diverged={(0, 3)}, no_window={(0, 2)}, sgd=True),
+    "batch": lambda: experiment([({"batch_size": b}, rate, 0.05, 0.3, 500) for b, rate in ((16, 0.002), (64, 0.003),
+                                                                                          (200, 0.004))],
+                                seeds=(0, 1, 2), steps=1000, eval_every=10, diverged={(2, 2)}, sgd=True),
+}
+VARY = {"width": ["width"], "init": ["init", "lr", "lr_mode"], "step": ["lr"], "cnn": ["batch_size"],
+        "batch": ["batch_size"]}
 
-def make_e2():
-    conditions = []
-    for comparison in ("equal eta", "equal sharpness"):
-        for init, rate, sharpness in (("he", 0.012, 1.0), ("depth_aware", 0.005, 0.2 if comparison == "equal eta" else 1.0)):
-            conditions.append(({"init": init, "comparison": comparison}, rate, 0.4, sharpness, 5000))
-    return experiment(conditions, seeds=(0, 1, 2), diverged={(0, 2)}, no_window={(3, 1)}, probe=False)
-
-
-def make_e3():
-    conditions = [({"lr_mode": "calibrated", "lr": lr}, rate, lr, lr, exit_after)
-                  for lr, rate, exit_after in ((1.5, 0.02, 1), (0.5, 0.012, 60), (0.1, 0.003, 10 ** 6))]
-    return experiment(conditions, seeds=(0, 1), diverged={(0, 0), (0, 1)})
-
-
-def make_e4():
-    return experiment([({"width": 8}, 0.004, 0.05, 0.3, 500)], seeds=(0, 1, 2, 3), steps=2000, eval_every=10,
-                      diverged={(0, 3)}, no_window={(0, 2)}, sgd=True, probe=False)
-
-
-@pytest.fixture(scope="module")
-def e1():
-    return make_e1()
-
-
-@pytest.fixture(scope="module")
-def e2():
-    return make_e2()
-
-
-@pytest.fixture(scope="module")
-def e3():
-    return make_e3()
-
-
-@pytest.fixture(scope="module")
-def e4():
-    return make_e4()
-
-
-def summary(fits, by, columns=("final_loss", "rate", "pl_slope", "pl_envelope", "mu_0", "final_rel_drift")):
-    return aggregate(fits[fits["status"] == "completed"], by, list(columns), 0.95)
-
-
-def e5_summary():
-    rows = []
-    for b, rate, slope, loss, seeds in ((16, 2e-3, 0.35, 3e-3, 3), (64, 3e-3, 0.5, 1e-3, 3), (256, 4e-3, 0.7, 5e-4, 3),
-                                        (2000, 5e-3, 0.9, 2e-4, 1)):  # the full batch with one seed: no interval
-        for stat, mean in (("rate", rate), ("pl_slope", slope), ("final_loss", loss)):
-            half = NAN if seeds < 2 else 0.2 * mean
-            rows.append({"batch_size": b, "statistic": stat, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
-                         "n_seeds": seeds})
-    return pd.DataFrame(rows)
-
-
-FIGURES = {
-    "loss_decay": (lambda e1, e2, e3, e4, out: plots.loss_decay(e1[0], e1[1], e1[3], out), ("diverged at step", "no linear window")),
-    "pl_scaling": (lambda e1, e2, e3, e4, out: plots.pl_scaling(e1[0], e1[1], out), ("diverged at step", "no linear window")),
-    "width_ablation": (lambda e1, e2, e3, e4, out: plots.width_ablation(summary(e1[0], ["width"]), out, 0.95,
-                                                                         {"slope": -0.5}), ("95% t-intervals",)),
-    "init_comparison": (lambda e1, e2, e3, e4, out: plots.init_comparison(e2[0], e2[1], out),
-                        ("diverged at step", "no linear window", "window start")),
-    "step_size": (lambda e1, e2, e3, e4, out: plots.step_size(e3[0], e3[1], e3[2], out, exit_fraction=0.5),
-                  ("diverged at step", "exit fraction 0.5", "leaves the LPLR")),
-    "ntk_stability": (lambda e1, e2, e3, e4, out: plots.ntk_stability(e1[0], e1[2], out), ("diverged at step",
-                      "no linear window", "edge of stability", "leaves the LPLR (3/8 runs)")),
-    "pl_ratio": (lambda e1, e2, e3, e4, out: plots.pl_ratio(e1[0], e1[1], e1[2], out), ("diverged at step", "median")),
-    "cnn_sgd": (lambda e1, e2, e3, e4, out: plots.cnn_sgd(e4[0], e4[1], out), ("diverged at step", "no linear window",
-                                                                              "seed 2: no window", "slope 1")),
-    "batch_size": (lambda e1, e2, e3, e4, out: plots.batch_size(e5_summary(), out, 0.95), ("1-3 seeds",)),
+EXPECTED_TEXT = {
+    "loss_decay": ("diverged at step", "no linear window", "linearised"),
+    "pl_scaling": ("diverged at step", "no linear window"),
+    "width_ablation": ("intervals", "log-log slope"),
+    "rates_along_training": ("observed", "PL bound", "linearised from each probe", "top-$k$ directions"),
+    "init_comparison": ("diverged at step", "no linear window", "window start"),
+    "step_size": ("diverged at step", "exit fraction 0.5", "leaves the LPLR"),
+    "ntk_stability": ("diverged at step", "no linear window", "edge of stability", "leaves the LPLR (3/8 runs)",
+                      "$q_t < 0$ at some probe: 3/8 runs"),
+    "pl_ratio": ("diverged at step", "median"),
+    "cnn_sgd": ("diverged at step", "no linear window", "seed 2: no window", "slope 1"),
+    "batch_size": ("n = 2-3 of 3 runs",),
 }
 
 
@@ -199,26 +149,41 @@ def _texts(fig) -> str:
 
 
 @pytest.fixture(scope="module")
-def drawn(tmp_path_factory, e1, e2, e3, e4):
-    """Every figure drawn once into one folder; (folder, {name: its text})."""
-    folder, texts, real_save = tmp_path_factory.mktemp("figures"), {}, plots.save
+def tables(tmp_path_factory):
+    """The analysis tables of every synthetic experiment, written where the registry expects them."""
+    root = tmp_path_factory.mktemp("results")
+    for name, make in EXPERIMENTS.items():
+        fit = SGD_FIT if name in ("cnn", "batch") else FIT
+        for table, frame in analyse_experiment(make(), VARY[name], fit).items():
+            write_csv(frame, root / TABLES[table].format(experiment=name))
+    return root
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory, tables):
+    """Every registered figure drawn once into one folder; (folder, {name: its text})."""
+    folder, texts, real_save = tmp_path_factory.mktemp("figures"), {}, style.save
 
     def save(fig, path):
         texts[Path(path).stem] = _texts(fig)
         real_save(fig, path)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(plots, "save", save)
-        for name, (draw, _) in FIGURES.items():
-            draw(e1, e2, e3, e4, folder / f"{name}.pdf")
+        for module in ("width", "init", "step", "sgd"):
+            patch.setattr(f"lplr.plots.{module}.save", save)
+        for name in FIGURES:
+            inputs = {t: str(tables / p) for t, p in figure_inputs(name).items()}
+            draw_figure(name, inputs, folder / f"{name}.pdf", {"confidence": 0.95, "exit_fraction": 0.5})
     return folder, texts
 
 
-def test_every_figure_function_is_covered():
-    helpers = {"set_style", "palette", "save"}
-    public = {name for name, obj in vars(plots).items()
-              if inspect.isfunction(obj) and obj.__module__ == plots.__name__ and not name.startswith("_")} - helpers
-    assert public == set(FIGURES)
+def test_every_registered_figure_is_covered_and_reads_tables_only():
+    assert set(EXPECTED_TEXT) == set(FIGURES)
+    for name, figure in FIGURES.items():
+        for path in figure_inputs(name).values():  # analysis tables, never a run's raw files
+            assert path.startswith(("results/fits/", "results/tables/")), (name, path)
+            assert "/train/" not in path and "/ntk/" not in path
+        assert (Path(__file__).resolve().parents[1] / figure.caption).is_file(), f"{name}: no caption file"
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
@@ -232,7 +197,7 @@ def test_figure_writes_vector_pdf_and_png_and_marks_failures(name, drawn):
     assert image.shape[0] > 250 and image.shape[1] > 300
     ink = (image[..., :3].mean(axis=2) < 0.9).mean()
     assert 0.01 < ink < 0.6  # something drawn, not a blank or a solid block
-    for expected in FIGURES[name][1]:
+    for expected in EXPECTED_TEXT[name]:
         assert expected in texts[name], f"{name}: {expected!r} not in the figure's text"
 
 
@@ -247,14 +212,18 @@ def test_a_level_whose_runs_all_diverged_is_noted_not_drawn(drawn):
     assert "lr = 0.5" in text and "lr = 0.1" in text  # the levels come from the run ids, not the per-seed eta
 
 
-def test_figures_survive_runs_without_spectra_or_windows(e1, monkeypatch):
+def test_figures_survive_runs_without_windows_or_probes(tables, monkeypatch):
+    from lplr.plots import sgd, width
+
     texts = {}
-    monkeypatch.setattr(plots, "save", lambda fig, path: texts.update({Path(path).stem: _texts(fig)}))  # no files
-    fits, curves, spectra, _ = e1
+    for module in (sgd, width):
+        monkeypatch.setattr(module, "save", lambda fig, path: texts.update({Path(path).stem: _texts(fig)}))
+    fits = pd.read_csv(tables / "results/fits/width/runs.csv")
+    curves = {run: g for run, g in pd.read_csv(tables / "results/fits/width/curves.csv").groupby("run")}
     no_windows = fits.assign(has_window=False, t0=NAN, t1=NAN, rate=NAN, pl_slope=NAN, pl_envelope=NAN)
-    plots.cnn_sgd(no_windows, curves, "cnn_sgd.pdf")
-    plots.pl_ratio(fits, curves, {}, "pl_ratio.pdf")
-    plots.ntk_stability(fits, {}, "ntk_stability.pdf")
-    assert "no run with both a curve and a spectrum" in texts["pl_ratio"]
+    sgd.cnn_sgd(no_windows, curves, "cnn_sgd.pdf")
+    width.pl_ratio(fits, {}, "pl_ratio.pdf")
+    width.ntk_stability(fits, {}, "ntk_stability.pdf")
+    assert "no run with a spectrum" in texts["pl_ratio"]
     assert "no probed runs" in texts["ntk_stability"]
     assert texts["cnn_sgd"].count("no window") >= 8

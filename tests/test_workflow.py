@@ -5,12 +5,15 @@ import os
 import shutil
 import subprocess
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import BIN, ROOT
-from lplr.paper import format_number
+from lplr.formatting import format_number
+from lplr.plots import FIGURES
 
 pytestmark = pytest.mark.integration
 COPIED = ["Snakefile", "config.yaml", "environment.yml", "workflow", "paper", "src"]
@@ -40,7 +43,10 @@ def copy_repo(dest, config: dict):
 
 
 def snakemake(cwd, *args, timeout=900):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    """Snakemake of the test's environment, called by its path with that environment NOT on PATH and not
+    activated, as a user who runs `.venv/bin/snakemake` would: no rule may depend on an activated venv."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p).resolve() != BIN.resolve())
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"PATH": path}
     return subprocess.run([str(BIN / "snakemake"), "--configfile", "tiny.yaml", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -55,7 +61,7 @@ def tiny_run(tmp_path_factory, request):
 
 
 def test_every_target_is_built(tiny_run):
-    for name in ("loss_decay", "pl_scaling", "width_ablation"):
+    for name in FIGURES:
         assert (tiny_run / f"results/figures/{name}.pdf").stat().st_size > 1000
         assert (tiny_run / f"results/figures/{name}.png").stat().st_size > 1000
     notebook = json.loads((tiny_run / "results/notebooks/width_analysis.ipynb").read_text())
@@ -71,13 +77,31 @@ def test_paper_text_holds_the_fitted_numbers(tiny_run):
     assert "??" not in text  # every \val{...} the text uses was generated
     summary = pd.read_csv(tiny_run / "results/tables/width_summary.csv")
     largest = summary["width"].max()
-    for statistic, quoted in (("rate", ("mean", "ci_low", "ci_high")), ("pl_slope", ("mean", "ci_low", "ci_high")),
-                              ("final_loss", ("mean",))):
+    for statistic in ("rate", "pl_slope", "final_loss", "rate_late", "rate_slowdown", "share_top_k_0"):
         row = summary[(summary["width"] == largest) & (summary["statistic"] == statistic)].iloc[0]
-        for value in row[list(quoted)]:
+        for value in row[["estimate", "ci_low", "ci_high"]]:
             assert format_number(value) in text, f"{statistic} = {format_number(value)} is not in the PDF text"
+        assert f"n = {row['n']}/{row['n_runs']}" in text
     runs = pd.read_csv(tiny_run / "results/fits/width/runs.csv")
-    assert f"{len(runs)} runs" in text
+    assert f"of {len(runs)} E1 runs" in text
+
+
+def test_no_interval_of_a_positive_quantity_has_a_negative_bound(tiny_run):
+    for summary in (tiny_run / "results/tables").glob("*_summary.csv"):
+        frame = pd.read_csv(summary)
+        positive = frame[frame["scale"].isin(["log", "logit"])]
+        assert (positive["ci_low"].dropna() > 0).all(), summary.name
+        assert (frame["n"] <= frame["n_runs"]).all()
+
+
+def test_shared_runs_are_trained_once(tiny_run):
+    # in the tiny config E3 at lr 0.5 is E2's He run at width 8 (and E5 at batch 8 is E4): read, not retrained
+    step = pd.read_csv(tiny_run / "results/fits/step/runs.csv")
+    shared = step[step["source"].fillna("") != ""]
+    assert len(shared) >= 1
+    for source in shared["source"]:
+        assert (tiny_run / "results/train" / source / "metrics.csv").is_file()
+    assert not (tiny_run / "results/train/step" / shared["run"].iloc[0]).exists()
 
 
 def test_probe_audit_passed_for_every_checkpoint(tiny_run):
@@ -130,7 +154,6 @@ def test_report_holds_every_figure(tiny_run):
     result = snakemake(tiny_run, "--report", "report.zip")
     assert result.returncode == 0, result.stderr[-2000:]
     names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
-    for figure in ("loss_decay", "pl_scaling", "width_ablation", "ntk_stability", "pl_ratio", "init_comparison",
-                   "step_size", "cnn_sgd", "batch_size"):
+    for figure in FIGURES:
         assert any(name.endswith(f"/{figure}.pdf") for name in names), f"{figure}.pdf is not in the report"
     assert any(name.endswith("/width_analysis.html") for name in names)

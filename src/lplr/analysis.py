@@ -155,7 +155,7 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
            "final_test_accuracy": float(tested["test_accuracy"].iloc[-1]) if len(tested) else np.nan,
            "final_test_loss": float(tested["test_loss"].iloc[-1]) if len(tested) else np.nan}
     with np.errstate(divide="ignore", invalid="ignore"):
-        row["decades"] = float(np.log10(row["initial_loss"] / row["final_loss"]))
+        row["decades"] = float(np.log10(np.float64(row["initial_loss"]) / row["final_loss"]))
     row["interpolates"], method = headline_lstar(row, manifest, fit_cfg)
     completed = manifest["status"] == "completed"
     fitted = fit_curve(metrics, method, fit_cfg) if completed else {

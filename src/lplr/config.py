@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from lplr.formatting import format_value
+from lplr.formatting import SEPARATOR, format_value
 from lplr.io import settings_hash
 
 
@@ -103,7 +103,7 @@ def data_key(settings: dict) -> str:
 
 
 def run_id(point: dict, seed: int) -> str:
-    return ",".join([*(f"{key}={format_value(value)}" for key, value in point.items()), f"seed={seed}"])
+    return SEPARATOR.join([*(f"{key}={format_value(value)}" for key, value in point.items()), f"seed={seed}"])
 
 
 def condition_keys(config: dict, experiment: str) -> list[str]:

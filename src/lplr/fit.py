@@ -15,7 +15,8 @@ transient or a floor), take the longest, ties to the higher R^2. No such window:
 "no linear window" (NaN rate).
 
 GD trajectories are deterministic and their residuals autocorrelated, so per-run regression
-standard errors are not reported; uncertainty comes from seeds (t-intervals across seeds).
+standard errors are not reported; uncertainty comes from seeds (lplr.stats). Which L* a run's
+headline uses, and every other per-run statistic, is decided in lplr.analysis.
 """
 
 from __future__ import annotations
@@ -131,114 +132,3 @@ def lplr_exit_step(spectrum: pd.DataFrame, fraction: float) -> float:
     """The first probed step where lambda_min(Theta_t) / lambda_min(Theta_0) < fraction (NaN if never)."""
     outside = spectrum.loc[spectrum["lambda_min_ratio"] < fraction, "step"]
     return float(outside.iloc[0]) if len(outside) else np.nan
-
-
-def fit_run(metrics: pd.DataFrame, spectrum: pd.DataFrame | None, manifest: dict, fit_cfg: dict,
-            linearised: np.ndarray | None = None) -> dict:
-    """Every per-run statistic the paper uses, under the headline L* estimator."""
-    # `eta`, not `lr`: the configured lr (a condition column) is a multiplier when lr_mode is calibrated
-    row = {"status": manifest["status"], "diverged_step": manifest["diverged_step"], "eta": manifest["lr"],
-           "sharpness_0": manifest["sharpness_0"]}
-    final = metrics.iloc[-1]
-    tested = metrics.dropna(subset=["test_accuracy"])
-    row.update(final_loss=float(final["loss"]), final_drift=float(final["drift"]),
-               final_rel_drift=float(final["rel_drift"]),
-               final_test_accuracy=float(tested["test_accuracy"].iloc[-1]) if len(tested) else np.nan,
-               final_test_loss=float(tested["test_loss"].iloc[-1]) if len(tested) else np.nan)
-    if manifest["status"] != "completed":
-        return {**row, "has_window": False}
-    row.update(fit_curve(metrics, fit_cfg["lstar"], fit_cfg))
-    if spectrum is not None and len(spectrum):
-        lr = manifest["lr"]
-        nearest = spectrum.iloc[(spectrum["step"] - (row["t0"] if row["has_window"] else 0)).abs().argmin()]
-        mu = float(nearest["mu"])
-        row.update(mu_at_t0=mu, sharpness_at_t0=float(nearest["sharpness"]),
-                   predicted_rate=-2 * math.log1p(-lr * mu) if lr * mu < 1 else np.nan,
-                   predicted_rate_pl_bound=-math.log1p(-lr * mu) if lr * mu < 1 else np.nan,
-                   mu_0=float(spectrum["mu"].iloc[0]),
-                   lambda_min_ratio_final=float(spectrum["lambda_min_ratio"].iloc[-1]),
-                   lambda_min_ratio_min=float(spectrum["lambda_min_ratio"].min()),
-                   kernel_change_final=float(spectrum["kernel_change"].iloc[-1]),
-                   sharpness_max=float(spectrum["sharpness"].max()),
-                   lplr_exit_step=lplr_exit_step(spectrum, fit_cfg["lplr_exit_fraction"]),
-                   lqcr_min=float(spectrum["lqcr_q"].iloc[:-1].min()),
-                   audit_max_rel_error=float((spectrum["audit_error"] / spectrum["audit_tolerance"]).max()))
-        row["rate_over_predicted"] = row["rate"] / row["predicted_rate"] if row["has_window"] else np.nan
-    if linearised is not None:
-        ratio = np.log10(metrics["loss"].to_numpy(float)) - np.log10(linearised)
-        row.update(linearised_final_log10_ratio=float(ratio[-1]), linearised_max_abs_log10=float(np.nanmax(np.abs(ratio))))
-    return row
-
-
-def seed_interval(values, confidence: float) -> tuple[float, float, float, int]:
-    """(mean, low, high, n): the t-interval of the mean across seeds (NaN bounds with fewer than 2)."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    n = len(values)
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    mean = float(values.mean())
-    if n < 2:
-        return mean, np.nan, np.nan, n
-    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=stats.sem(values))
-    return mean, float(low), float(high), n
-
-
-def aggregate(runs: pd.DataFrame, by: list[str], columns: list[str], confidence: float) -> pd.DataFrame:
-    """Per condition, each statistic's mean and t-interval across seeds (tidy: one row per condition x statistic)."""
-    rows = []
-    for key, group in runs.groupby(by, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        for column in columns:
-            mean, low, high, n = seed_interval(group[column], confidence)
-            rows.append({**dict(zip(by, key)), "statistic": column, "mean": mean, "ci_low": low, "ci_high": high, "n_seeds": n})
-    return pd.DataFrame(rows)
-
-
-def loglog_slope_by_seed(runs: pd.DataFrame, x: str, y: str, confidence: float) -> dict:
-    """Slope of log y on log x fitted within each seed, then a t-interval across seeds."""
-    slopes = []
-    for _, group in runs.groupby("seed"):
-        group = group[np.isfinite(group[y]) & (group[y] > 0)]
-        if group[x].nunique() >= 2:
-            slopes.append(stats.linregress(np.log(group[x].astype(float)), np.log(group[y])).slope)
-    mean, low, high, n = seed_interval(slopes, confidence)
-    return {"slope": mean, "ci_low": low, "ci_high": high, "n_seeds": n}
-
-
-def sensitivity(curves: dict[str, pd.DataFrame], fit_cfg: dict) -> pd.DataFrame:
-    """Mean rate and PL slope over runs for every L* estimator x window R^2 threshold (the configured
-    r2_min and half-way towards and away from 1)."""
-    r2 = fit_cfg["window"]["r2_min"]
-    r2_values = (r2 - (1 - r2) / 2, r2, r2 + (1 - r2) / 2)
-    rows = []
-    for method in LSTAR_METHODS:
-        for r2_min in r2_values:
-            cfg = {**fit_cfg, "window": {**fit_cfg["window"], "r2_min": r2_min}}
-            fits = pd.DataFrame([fit_curve(m, method, cfg) for m in curves.values()])
-            rows.append({"lstar_method": method, "r2_min": r2_min, "runs": len(fits),
-                         "runs_with_window": int(fits["has_window"].sum()),
-                         "mean_rate": float(fits["rate"].mean()), "mean_pl_slope": float(fits["pl_slope"].mean()),
-                         "mean_window_start": float(fits["t0"].mean()), "mean_window_end": float(fits["t1"].mean())})
-    return pd.DataFrame(rows)
-
-
-def fit_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(per-run fits, per-condition summary across seeds, L*/window sensitivity) of one experiment.
-
-    `runs` maps run id -> {"settings", "metrics" (DataFrame), "manifest", "spectrum" (DataFrame or None),
-    "linearised" (array or None)}.
-    """
-    rows = []
-    for run_id, run in runs.items():
-        fitted = fit_run(run["metrics"], run["spectrum"], run["manifest"], fit_cfg, run.get("linearised"))
-        rows.append({"run": run_id, **{k: run["settings"][k] for k in vary}, "seed": run["settings"]["seed"], **fitted})
-    per_run = pd.DataFrame(rows)
-    numeric = [c for c in per_run.columns if c not in ("run", "seed", "status", "lstar_method", "has_window", *vary)
-               and pd.api.types.is_numeric_dtype(per_run[c])]
-    completed_runs = per_run[per_run["status"] == "completed"]  # diverged runs are counted, not averaged
-    if not vary:  # a single condition: every seed goes into one interval
-        completed_runs, vary = completed_runs.assign(condition="all"), ["condition"]
-    summary = aggregate(completed_runs, vary, numeric, fit_cfg["confidence"])
-    completed = {k: r["metrics"] for k, r in runs.items() if r["manifest"]["status"] == "completed"}
-    return per_run, summary, sensitivity(completed, fit_cfg)

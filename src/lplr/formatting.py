@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+SEPARATOR = ","  # between the settings of a run id or condition label: 'width=64,seed=0'
+
 
 def format_value(value: Any) -> str:
     """An identifier's spelling of a setting: ints as ints, floats exactly and short, text as is."""
@@ -42,13 +44,13 @@ def format_number(value: Any, digits: int = 3) -> str:
 
 def condition_label(settings, columns: list[str]) -> str:
     """A condition as in run ids: 'width=64' or 'init=he,lr=0.2,lr_mode=fixed' (columns in the given order)."""
-    return ",".join(f"{column}={format_value(settings[column])}" for column in columns)
+    return SEPARATOR.join(f"{column}={format_value(settings[column])}" for column in columns)
 
 
 def parse_run_id(run_id: str) -> dict:
     """'width=64,lr=0.0001,seed=0' -> {'width': 64, 'lr': 0.0001, 'seed': 0}: numbers parsed, text kept."""
     settings = {}
-    for part in str(run_id).split(","):
+    for part in str(run_id).split(SEPARATOR):
         key, sep, value = part.partition("=")
         if not sep:
             continue

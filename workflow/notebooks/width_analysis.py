@@ -14,12 +14,13 @@
 # Executed by papermill from the Snakemake DAG (rule `notebook_width_analysis`) with the paths
 # below as parameters; it only reads generated tables, so rerunning it never retrains.
 #
-# Definitions (see `../shared/spec/experiments.md` and the paper):
+# Definitions (the paper's Definitions section, paper/main.tex, and `lplr.analysis`):
 #
 # * loss $L(\theta) = \frac{1}{2n}\sum_i (f_\theta(x_i) - y_i)^2$, residual $r = f - y$
 # * $G(\theta) = \|\nabla L(\theta)\|^2 = r^\top \Theta r / n^2$ with the empirical NTK $\Theta = J J^\top$
 # * PL constant $\mu = \lambda_{\min}(\Theta)/n$, so $G \ge 2\mu L$ (with $L^* = 0$)
-# * linear rate $c$: slope of $-\log(L_t - L^*)$ against $t$ inside the detected window
+# * rates along training with $L^* = 0$: observed $-\Delta \log L_t$, early and late segment rates and their ratio
+# * window rate $c$: slope of $-\log(L_t - L^*)$ against $t$ inside the detected window, under the run's headline $L^*$
 # * PL slope $\beta$: slope of $\log G_t$ against $\log(L_t - L^*)$ inside the window ($\beta = 1$: constant PL ratio)
 
 # %% tags=["parameters"]
@@ -42,18 +43,20 @@ print(runs["status"].value_counts().to_string())
 # $\beta$, the predicted rate from $\mu$ at $t_0$, and the drift.
 
 # %%
-columns = ["width", "seed", "t0", "t1", "r2", "rate", "predicted_rate", "pl_slope", "pl_envelope",
-           "mu_0", "final_loss", "final_rel_drift", "lambda_min_ratio_final", "lqcr_min"]
+columns = ["width", "seed", "interpolates", "lstar_method", "t0", "t1", "r2", "rate", "rate_early", "rate_late",
+           "rate_slowdown", "first_order_ratio", "pl_slope", "share_top_k_0", "mu_0", "final_loss", "final_rel_drift",
+           "lambda_min_ratio_final", "lqcr_min", "lqcr_negative"]
 runs[[c for c in columns if c in runs]].round(5)
 
 # %% [markdown]
 # ## Across seeds
-# Mean and t-interval across seeds for each width (uncertainty from seeds only: a GD trajectory is
-# deterministic, so per-run regression errors are not meaningful).
+# The across-seed estimate for each width, on each statistic's scale (geometric mean for positive
+# quantities, logit scale for shares, median for step counts; `lplr.stats`), with n beside it.
 
 # %%
-table = summary.pivot_table(index="width", columns="statistic", values="mean")
-table[[c for c in ["final_loss", "rate", "predicted_rate", "pl_slope", "pl_envelope", "mu_0", "final_rel_drift"] if c in table]]
+shown = ["final_loss", "rate_early", "rate_late", "rate_slowdown", "rate", "pl_slope", "share_top_k_0", "mu_0",
+         "final_rel_drift"]
+summary[summary["statistic"].isin(shown)].pivot_table(index="width", columns="statistic", values="estimate")[shown]
 
 # %% [markdown]
 # ## How much is the rate above the PL bound?
@@ -62,7 +65,7 @@ table[[c for c in ["final_loss", "rate", "predicted_rate", "pl_slope", "pl_envel
 # the worst-case $(1 - \eta\mu)^2$ contraction. The ratio below is that gap.
 
 # %%
-ratio = runs.groupby("width")["rate_over_predicted"].describe()[["mean", "min", "max"]]
+ratio = summary[summary["statistic"] == "rate_over_predicted"][["width", "estimate", "ci_low", "ci_high", "n", "n_runs"]]
 ratio
 
 # %% [markdown]

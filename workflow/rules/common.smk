@@ -36,18 +36,9 @@ OWNED = {name: {run: RUNS[name][run] for run, source in SOURCES[name].items() if
 DATA_KEYS = {name: data_key(data_settings(config, name)) for name in EXPERIMENTS}
 DATA_SETTINGS = {DATA_KEYS[name]: data_settings(config, name) for name in EXPERIMENTS}
 # Each figure shows one experiment (E1 width, E2 init, E3 step, E4 cnn, E5 batch; E6 is the probe of all).
-FIGURE_EXPERIMENTS = {
-    "loss_decay": "width",
-    "pl_scaling": "width",
-    "width_ablation": "width",
-    "ntk_stability": "width",
-    "pl_ratio": "width",
-    "init_comparison": "init",
-    "step_size": "step",
-    "cnn_sgd": "cnn",
-    "batch_size": "batch",
-}
-FIGURES = [f for f, experiment in FIGURE_EXPERIMENTS.items() if experiment in EXPERIMENTS]
+from lplr.plots.registry import FIGURES, figure_inputs
+
+ENABLED_FIGURES = [name for name, figure in FIGURES.items() if figure.experiment in EXPERIMENTS]
 
 
 wildcard_constraints:
@@ -82,6 +73,12 @@ def experiment_fit_settings(wildcards):
     return fit_settings(config, wildcards.experiment)
 
 
+def shared_run_sources(wildcards):
+    """{run id: 'experiment/run'} for this experiment's runs that another experiment trains."""
+    return {run: "/".join(source) for run, source in SOURCES[wildcards.experiment].items()
+            if source != (wildcards.experiment, run)}
+
+
 def condition_columns(wildcards):
     return condition_keys(config, wildcards.experiment)
 
@@ -112,7 +109,7 @@ def train_gpus():
 
 def all_targets():
     targets = [f"results/tables/{name}_summary.csv" for name in EXPERIMENTS]
-    targets += [f"results/figures/{figure}.pdf" for figure in FIGURES]
+    targets += [f"results/figures/{figure}.pdf" for figure in ENABLED_FIGURES]
     if "width" in EXPERIMENTS:  # the notebook and the paper are built around E1
         targets += ["results/notebooks/width_analysis.html", "results/paper/main.pdf"]
     return targets

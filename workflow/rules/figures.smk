@@ -1,31 +1,28 @@
-# Plotting is separate from computing: restyling a figure never retrains or re-probes.
-# One rule per figure (figure_<name>), each reading the tables of the experiment it shows.
-for _figure, _experiment in FIGURE_EXPERIMENTS.items():
-    if _experiment not in EXPERIMENTS:
+# Plotting is separate from computing: restyling a figure never retrains, re-probes or refits.
+# One rule per figure of the registry (lplr.plots.registry.FIGURES): figure_<name> reads that figure's
+# analysis tables and nothing else.
+for _name in FIGURES:
+    if FIGURES[_name].experiment not in EXPERIMENTS:
         continue
 
     rule:
         name:
-            f"figure_{_figure}"
+            f"figure_{_name}"
         input:
-            runs=f"results/fits/{_experiment}/runs.csv",
-            summary=f"results/tables/{_experiment}_summary.csv",
-            metrics=run_files(_experiment, "results/train/{experiment}/{run}/metrics.csv"),
-            spectra=run_files(_experiment, "results/ntk/{experiment}/{run}/spectrum.csv"),
-            eigen=run_files(_experiment, "results/ntk/{experiment}/{run}/eigenvalues.npz"),
+            **figure_inputs(_name),
         output:
             pdf=report(
-                f"results/figures/{_figure}.pdf",
-                caption=f"../report/{_figure}.rst",
+                f"results/figures/{_name}.pdf",
+                caption=os.path.join(workflow.basedir, FIGURES[_name].caption),
                 category="Figures",
             ),
-            png=f"results/figures/{_figure}.png",
+            png=f"results/figures/{_name}.png",
         params:
-            figure=_figure,
+            figure=_name,
             confidence=config["fit"]["confidence"],
             exit_fraction=config["fit"]["lplr_exit_fraction"],
         log:
-            f"logs/figures/{_figure}.log",
+            f"logs/figures/{_name}.log",
         conda:
             ENV
         script:

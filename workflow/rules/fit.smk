@@ -1,3 +1,5 @@
+# The analysis stage: every statistic of an experiment, computed once (lplr.analysis). Figures, notebooks
+# and the paper read only what this rule writes.
 rule fit_experiment:
     input:
         metrics=experiment_files("results/train/{experiment}/{run}/metrics.csv"),
@@ -6,17 +8,21 @@ rule fit_experiment:
         eigen=experiment_files("results/ntk/{experiment}/{run}/eigenvalues.npz"),
     output:
         runs="results/fits/{experiment}/runs.csv",
+        curves="results/fits/{experiment}/curves.csv",
+        probes="results/fits/{experiment}/probes.csv",
         summary="results/tables/{experiment}_summary.csv",
         sensitivity="results/tables/{experiment}_sensitivity.csv",
+        trends="results/tables/{experiment}_trends.csv",
     params:
         vary=condition_columns,
         runs=experiment_run_settings,
+        sources=shared_run_sources,
         fit=experiment_fit_settings,
     log:
         "logs/fit/{experiment}.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=20,
     conda:
         ENV

@@ -3,12 +3,12 @@ rule numbers:
         summaries=expand("results/tables/{experiment}_summary.csv", experiment=EXPERIMENTS),
         runs=expand("results/fits/{experiment}/runs.csv", experiment=EXPERIMENTS),
         sensitivities=expand("results/tables/{experiment}_sensitivity.csv", experiment=EXPERIMENTS),
+        trends=expand("results/tables/{experiment}_trends.csv", experiment=EXPERIMENTS),
     output:
         tex="results/paper/numbers.tex",
         csv="results/tables/numbers.csv",
     params:
         conditions={name: condition_keys(config, name) for name in EXPERIMENTS},
-        confidence=config["fit"]["confidence"],
         fit=config["fit"],
     log:
         "logs/paper/numbers.log",
@@ -23,7 +23,7 @@ rule paper:
         tex="paper/main.tex",
         bib="paper/refs.bib",
         numbers="results/paper/numbers.tex",
-        figures=expand("results/figures/{figure}.pdf", figure=FIGURES),
+        figures=expand("results/figures/{figure}.pdf", figure=ENABLED_FIGURES),
     output:
         pdf="results/paper/main.pdf",
     log:
