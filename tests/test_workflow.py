@@ -122,7 +122,7 @@ def test_a_single_figure_builds_only_what_it_needs(tmp_path, default_config):
     result = snakemake(workdir, "--dry-run", "results/figures/width_ablation.pdf")
     assert result.returncode == 0, result.stderr[-2000:]
     assert job_counts(result.stdout + result.stderr) == {
-        "prepare_data": 1, "train": 4, "probe_ntk": 4, "fit_experiment": 1, "figure_width_ablation": 1, "total": 11}
+        "prepare_data": 1, "train_width": 2, "probe_width": 2, "fit_experiment": 1, "figure_width_ablation": 1, "total": 7}
 
 
 def job_counts(output: str) -> dict:

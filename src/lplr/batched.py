@@ -118,15 +118,13 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
     configure_torch(device, threads)
     dtype = DTYPES[condition["precision"]]
 
-    # data: one set shared by the seeds (x_dim None), or one per seed stacked [S, n, ...] (x_dim 0)
+    # data: [S, n, ...], one set per seed stacked, or a shared one expanded (a view, no copy). One code
+    # path for both: vmap over x as well, so a seed's bits do not depend on whether its data is shared.
     files = [str(data_files[r]) for r in run_ids]
-    shared = len(set(files)) == 1
-    sets = [load_prepared(f, device=device, dtype=dtype) for f in (files[:1] if shared else files)]
-    x, y, x_test, y_test = (sets[0][k] if shared else torch.stack([d[k] for d in sets])
-                            for k in ("x_train", "y_train", "x_test", "y_test"))
-    x_dim = None if shared else 0
-    sample_shape = tuple(sets[0]["x_train"].shape[1:])
-    n, steps, count = len(sets[0]["x_train"]), condition["steps"], len(run_ids)
+    sets = {f: load_prepared(f, device=device, dtype=dtype) for f in dict.fromkeys(files)}
+    first = sets[files[0]]
+    sample_shape = tuple(first["x_train"].shape[1:])
+    n, steps, count = len(first["x_train"]), condition["steps"], len(run_ids)
     opt = optimizer_settings(condition, n)
     data_shas = [read_json(Path(f).with_name("manifest.json"))["sha256"] for f in files]
 
@@ -134,21 +132,27 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
     for r, seed in zip(run_ids, seeds):  # each seed's theta_0 and eta exactly as lplr.train makes them
         torch.manual_seed(seed)
         model = build_model(runs[r], sample_shape).to(dtype).to(device)
-        lr, top = learning_rate(runs[r], model, x if shared else x[len(models)])
+        lr, top = learning_rate(runs[r], model, sets[str(data_files[r])]["x_train"])
         models.append(model)
         lrs.append(lr)
         lambda_max0.append(top)
     # rows of the stack: the seeds, and for a one-seed job a copy of it (see the module docstring)
     rows_of = seeds + seeds if count == 1 else seeds
     stack = StackedParameters(models * len(rows_of) if count == 1 else models)
+    row_files = files * len(rows_of) if count == 1 else files
+    if any(len(d["x_train"]) != n or d["x_train"].shape[1:] != first["x_train"].shape[1:] for d in sets.values()):
+        raise ValueError(f"the data sets of runs {run_ids} differ in size or shape; a batched job needs equal shapes")
+    x, y, x_test, y_test = (torch.stack([sets[f][k] for f in row_files]) if len(sets) > 1
+                            else first[k].expand(len(rows_of), *first[k].shape)
+                            for k in ("x_train", "y_train", "x_test", "y_test"))
     template = models[0]
-    theta0_norms = [math.sqrt(float(row.square().sum())) for row in stack.theta0]
+    theta0_views = stack.split(stack.theta0)  # ||theta_0|| per tensor, then summed: lplr.train's order
+    theta0_norms = [math.sqrt(sum(float(v[j].pow(2).sum()) for v in theta0_views.values())) for j in range(count)]
     neg_lr = torch.tensor([-lrs[0 if count == 1 else j] for j in range(len(rows_of))], dtype=dtype, device=device)[:, None]
     velocity = torch.zeros_like(stack.flat) if opt["momentum"] else None
     streams = [BatchStream(n, opt["batch_size"], batch_seed(seed)) for seed in rows_of] if opt["sgd"] else None
-    loss_step = vmap(grad_and_value(_loss(template)), in_dims=(0, x_dim, x_dim))
-    batch_step = vmap(grad_and_value(_loss(template)), in_dims=(0, 0, 0))
-    forward = vmap(lambda params, inputs: functional_call(template, params, (inputs,)), in_dims=(0, x_dim))
+    batched_step = vmap(grad_and_value(_loss(template)))  # over the seeds: parameters, inputs, targets
+    forward = vmap(lambda params, inputs: functional_call(template, params, (inputs,)))
     ckpt_steps = set(checkpoint_steps(steps, condition["checkpoints"]))
 
     def evaluated(t: int) -> bool:
@@ -192,7 +196,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
         buffer.fill_(math.nan)
         for i, s in enumerate(range(t, end)):
             if evaluated(s):
-                grads, loss = loss_step(stack.views, x, y)
+                grads, loss = batched_step(stack.views, x, y)
                 norms, g = stack.diagnostics(grads)
                 with torch.no_grad():
                     buffer[i, :, 0] = loss
@@ -204,13 +208,12 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
                     out = forward(stack.views, x_test)
                 for j, staging in enumerate(stagings):
                     if diverged[j] is None:
-                        test_rows[j][s] = _test_row(out[j], y_test if shared else y_test[j])
+                        test_rows[j][s] = _test_row(out[j], y_test[j])
                         torch_save(stack.state_dict(j), staging / f"step_{s:07d}.pt")
             if s < steps:
                 if streams is not None:
                     idx = batch_index[:, i]
-                    inputs, targets = (x[idx], y[idx]) if shared else (x[seed_index, idx], y[seed_index, idx])
-                    grads, loss = batch_step(stack.views, inputs, targets)
+                    grads, loss = batched_step(stack.views, x[seed_index, idx], y[seed_index, idx])
                     g = torch.cat([grads[name].flatten(1) for name in stack.names], dim=1)
                     buffer[i, :, 3] = loss.detach()
                 _update(stack.flat, g, velocity, neg_lr, opt["momentum"])
