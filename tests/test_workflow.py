@@ -125,6 +125,23 @@ def test_a_single_figure_builds_only_what_it_needs(tmp_path, default_config):
         "prepare_data": 1, "train_width": 2, "probe_width": 2, "fit_experiment": 1, "figure_width_ablation": 1, "total": 7}
 
 
+@pytest.mark.parametrize("batching, data_seed, expected", [
+    ("per_seed", 0, {"prepare_data": 1, "train": 4, "probe_ntk": 4}),
+    ("batched", "per_run", {"prepare_data": 2, "train_width": 2, "probe_width": 2}),
+    ("per_seed", "per_run", {"prepare_data": 2, "train": 4, "probe_ntk": 4}),
+])
+def test_seed_jobs_and_per_run_data_in_the_dag(tmp_path, default_config, batching, data_seed, expected):
+    """per_seed: a job per run; data.seed per_run: one prepared set per seed (2 seeds in the tiny E1)."""
+    config = tiny_config(default_config)
+    config["training"]["seed_batching"] = batching
+    config["data"]["seed"] = data_seed
+    workdir = copy_repo(tmp_path, config)
+    result = snakemake(workdir, "--dry-run", "results/figures/width_ablation.pdf")
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts == {**expected, "fit_experiment": 1, "figure_width_ablation": 1, "total": sum(expected.values()) + 2}
+
+
 def job_counts(output: str) -> dict:
     """The 'Job stats' table of a dry run: {rule: count}."""
     table = output.split("Job stats:")[1].split("\n\n")[0].splitlines()
