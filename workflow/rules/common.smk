@@ -100,7 +100,7 @@ def job_resume_file(wildcards):
 
 
 def batch_groups():
-    """[(experiment, rule name suffix, seeds, wildcard constraints)]: each batched experiment's jobs grouped
+    """[(experiment, name suffix, seeds, wildcard constraints)]: each batched experiment's jobs grouped
     by the seeds they train (one group, suffix "", unless some runs are shared with an earlier experiment
     with other seeds), because a rule's outputs name its seeds."""
     groups = []
