@@ -167,3 +167,43 @@ def test_a_resume_file_of_other_seeds_is_ignored(tmp_path, data_file):
     assert all(m["resumed_from_step"] is None for m in manifests.values())
     assert metrics(tmp_path / "job/seed=0")["step"].tolist() == list(range(61))
     assert isinstance(pd.read_csv(tmp_path / "job/seed=1/metrics.csv"), pd.DataFrame)
+
+
+def test_the_batched_probe_gives_each_seed_the_probe_of_its_own_data(tmp_path):
+    """probe_runs (one process per condition) writes, per seed, exactly what probe_run writes for that seed
+    alone on its own data set; the float64 PL audit passes per seed."""
+    from lplr.probe import probe_run, probe_runs
+
+    files = {s: image_data(tmp_path / f"data{s}", seed=20 + s) for s in (0, 1)}
+    job({**BASE, "steps": 12, "checkpoints": 3}, [0, 1], files, tmp_path, "pair")
+    runs = {f"seed={s}": tmp_path / "pair" / f"seed={s}" for s in (0, 1)}
+    data = {f"seed={s}": files[s] for s in (0, 1)}
+    frames = probe_runs(runs, data, {r: tmp_path / "ntk" / r / "spectrum.csv" for r in runs},
+                        {r: tmp_path / "ntk" / r / "eigenvalues.npz" for r in runs}, probe_size=16)
+    for seed, run in enumerate(runs):
+        alone = probe_run(runs[run], files[seed], tmp_path / "alone" / run / "spectrum.csv",
+                          tmp_path / "alone" / run / "eigenvalues.npz", probe_size=16)
+        pd.testing.assert_frame_equal(frames[run], alone)
+        assert frames[run]["audit_ok"].all() and len(frames[run]) == 3
+        batched, single = np.load(tmp_path / "ntk" / run / "eigenvalues.npz"), np.load(tmp_path / "alone" / run / "eigenvalues.npz")
+        assert batched.files == single.files and all(np.array_equal(batched[k], single[k]) for k in single.files)
+    assert not frames["seed=0"]["lambda_max"].equals(frames["seed=1"]["lambda_max"])
+
+
+@pytest.mark.parametrize("extra", [{}, {"parametrization": "ntk"}, SGD], ids=["mlp", "ntk-mlp", "sgd"])
+def test_the_written_out_mlp_step_matches_the_vmap_step(tmp_path, data_file, extra):
+    """Two implementations of the batched step (lplr.batched.STEP_METHODS), tested against each other:
+    on this CPU they give the same bits (vmap's rule for nn.Linear is the same baddbmm); the test allows
+    float32 rounding, which is all the design promises."""
+    settings = {**BASE, **extra}
+    runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 1)}
+    for method in ("mlp", "vmap"):
+        train_batch(runs, {r: data_file for r in runs}, {r: tmp_path / method / r for r in runs},
+                    tmp_path / f"{method}.resume.pt", device="cpu", method=method)
+    for run in runs:
+        a, b = metrics(tmp_path / "mlp" / run), metrics(tmp_path / "vmap" / run)
+        for column in ("loss", "grad_norm_sq", "drift", "test_loss"):
+            np.testing.assert_allclose(a[column], b[column], rtol=1e-5, atol=0)
+    with pytest.raises(ValueError, match="unknown step method 'jit'"):
+        train_batch(runs, {r: data_file for r in runs}, {r: tmp_path / "x" / r for r in runs}, tmp_path / "x.pt",
+                    device="cpu", method="jit")
