@@ -122,7 +122,43 @@ def test_a_single_figure_builds_only_what_it_needs(tmp_path, default_config):
     result = snakemake(workdir, "--dry-run", "results/figures/width_ablation.pdf")
     assert result.returncode == 0, result.stderr[-2000:]
     assert job_counts(result.stdout + result.stderr) == {
-        "prepare_data": 1, "train": 4, "probe_ntk": 4, "fit_experiment": 1, "figure_width_ablation": 1, "total": 11}
+        # tiny.yaml is written with sorted keys, so E2 (init) comes first and owns E1's width=8,seed=0
+        # (lplr.config.run_sources): E1's width=8 job trains seed 1 only, under a second rule
+        "prepare_data": 1, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
+        "probe_init": 1, "fit_experiment": 1, "figure_width_ablation": 1, "total": 9}
+
+
+@pytest.mark.parametrize("batching, data_seed, expected", [
+    ("per_seed", 0, {"prepare_data": 1, "train": 4, "probe_ntk": 4}),
+    ("batched", "per_run", {"prepare_data": 2, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1,
+                            "probe_width_1": 1, "probe_init": 1}),
+    ("per_seed", "per_run", {"prepare_data": 2, "train": 4, "probe_ntk": 4}),
+])
+def test_seed_jobs_and_per_run_data_in_the_dag(tmp_path, default_config, batching, data_seed, expected):
+    """per_seed: a job per run; data.seed per_run: one prepared set per seed (2 seeds in the tiny E1)."""
+    config = tiny_config(default_config)
+    config["training"]["seed_batching"] = batching
+    config["data"]["seed"] = data_seed
+    workdir = copy_repo(tmp_path, config)
+    result = snakemake(workdir, "--dry-run", "results/figures/width_ablation.pdf")
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts == {**expected, "fit_experiment": 1, "figure_width_ablation": 1, "total": sum(expected.values()) + 2}
+
+
+def test_a_condition_partly_shared_with_an_earlier_experiment_gets_its_own_batched_rule(tmp_path, default_config):
+    """E3 at width 8, lr 0.5, seed 0 is E2's he/calibrated run (E2 comes first in the sorted tiny.yaml):
+    with E3 seeds [0, 2] only seed 2 is trained by E3 at lr 0.5, both seeds at lr 0.05, so the two
+    conditions need rules with different outputs."""
+    config = tiny_config(default_config)
+    config["experiments"]["step"]["seeds"] = [0, 2]
+    workdir = copy_repo(tmp_path, config)
+    result = snakemake(workdir, "--dry-run", "results/tables/step_summary.csv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert (counts["train_step"], counts["train_step_1"], counts["train_init"]) == (1, 1, 1)
+    assert "results/train/step/lr=0.5,seed=2/metrics.csv" in result.stdout
+    assert "results/train/step/lr=0.5,seed=0/metrics.csv" not in result.stdout
 
 
 def job_counts(output: str) -> dict:

@@ -5,6 +5,11 @@ explicit list (`conditions`, for settings that only make sense together, such as
 its lr_mode), and seeds; each condition times each seed is one run, with the settings `training`
 defaults <- experiment `training` overrides <- condition values <- seed. Run ids are hive-style
 ("width=64,seed=0") so that a path names its settings.
+
+Training and probing run in jobs (`seed_jobs`): with `training.seed_batching: batched` (the default) one
+job per condition trains all its seeds together (lplr.batched), its id the condition's part of the run
+id ("width=64"; "" when the experiment has one condition); with `per_seed` one job per run (lplr.train),
+its id the run id. `data.seed: per_run` prepares each run's training subset with the run's own seed.
 """
 
 from __future__ import annotations
@@ -79,6 +84,10 @@ def _check_semantics(config: dict) -> None:
         for run, settings in experiment_runs(config, name).items():
             if "width" not in settings:
                 raise ConfigError(f"config key 'experiments.{name}': run {run} has no width; set training.width or vary.width.")
+        for index, condition in enumerate(block.get("conditions", [])):
+            if "seed_batching" in condition:
+                raise ConfigError(f"config key 'experiments.{name}.conditions[{index}].seed_batching': the seeds of an "
+                                  "experiment are batched or not as a whole; set it in the experiment's `training` block.")
 
 
 def enabled_experiments(config: dict) -> list[str]:
@@ -96,14 +105,25 @@ def fit_settings(config: dict, experiment: str) -> dict:
     return {**config["fit"], "window": {**config["fit"]["window"], **override}}
 
 
+def run_data_settings(config: dict, experiment: str, seed: int) -> dict:
+    """A run's data settings: with `data.seed: per_run` its training subset is drawn with the run's seed."""
+    settings = data_settings(config, experiment)
+    return {**settings, "seed": seed} if settings["seed"] == "per_run" else settings
+
+
 def data_key(settings: dict) -> str:
     """The folder name of a prepared set: '<dataset>-<hash of every setting that changes the tensors>'."""
     hashed = {k: v for k, v in settings.items() if k != "root"}
     return f"{settings['dataset']}-{settings_hash(hashed)}"
 
 
+def condition_id(point: dict) -> str:
+    """The condition's part of a run id: "width=64", "init=he,lr=0.5,lr_mode=calibrated", "" for none."""
+    return SEPARATOR.join(f"{key}={format_value(value)}" for key, value in point.items())
+
+
 def run_id(point: dict, seed: int) -> str:
-    return SEPARATOR.join([*(f"{key}={format_value(value)}" for key, value in point.items()), f"seed={seed}"])
+    return SEPARATOR.join(filter(None, [condition_id(point), f"seed={seed}"]))
 
 
 def condition_keys(config: dict, experiment: str) -> list[str]:
@@ -143,7 +163,28 @@ def run_sources(config: dict) -> dict[str, dict[str, tuple[str, str]]]:
     owners: dict[str, tuple[str, str]] = {}
     sources = {}
     for name in enabled_experiments(config):
-        data = data_key(data_settings(config, name))
-        sources[name] = {run: owners.setdefault(settings_hash({**settings, "data": data}), (name, run))
-                         for run, settings in experiment_runs(config, name).items()}
+        sources[name] = {}
+        for run, settings in experiment_runs(config, name).items():
+            data = data_key(run_data_settings(config, name, settings["seed"]))
+            sources[name][run] = owners.setdefault(settings_hash({**settings, "data": data}), (name, run))
     return sources
+
+
+def seed_batching(config: dict, experiment: str) -> str:
+    """'batched' (one job per condition) or 'per_seed' (one job per run) for an experiment."""
+    block = config["experiments"][experiment]
+    return {**config["training"], **block.get("training", {})}.get("seed_batching", "batched")
+
+
+def seed_jobs(config: dict, experiment: str) -> dict[str, list[str]]:
+    """{job id: its run ids} over the runs the experiment trains itself (run_sources): one job per
+    condition (batched) or per run (per_seed), in a stable order. A condition whose runs are all shared
+    with an earlier experiment has no job."""
+    sources = run_sources(config)[experiment]
+    owned = [run for run, source in sources.items() if source == (experiment, run)]
+    if seed_batching(config, experiment) == "per_seed":
+        return {run: [run] for run in owned}
+    jobs = {condition_id(point): [run_id(point, seed) for seed in config["experiments"][experiment]["seeds"]]
+            for point in conditions(config, experiment)}
+    jobs = {job: [run for run in runs if run in owned] for job, runs in jobs.items()}
+    return {job: runs for job, runs in jobs.items() if runs}

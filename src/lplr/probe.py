@@ -111,3 +111,13 @@ def linearised_loss(eigenvalues0: np.ndarray, projections0: np.ndarray, lr: floa
     n = len(eigenvalues0)
     factors = (1.0 - lr * eigenvalues0 / n) ** 2
     return (projections0[None, :] * factors[None, :] ** steps[:, None]).sum(axis=1) / (2 * n)
+
+
+def probe_runs(train_dirs: dict[str, Path], data_files: dict[str, str | Path], out_spectra: dict[str, Path],
+               out_eigen: dict[str, Path], probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0,
+               device: str = "cpu") -> dict[str, pd.DataFrame]:
+    """`probe_run` for each run {run id: train dir} of a batched job, each on its own data set, in one
+    process (one start-up for all seeds)."""
+    return {run: probe_run(train_dir, data_files[run], out_spectra[run], out_eigen[run], probe_size, probe_seed,
+                           audit_eps, device)
+            for run, train_dir in train_dirs.items()}

@@ -331,6 +331,8 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         "resumed_from_step": start if state is not None else None,
         "data_sha256": data_sha,
         "wall_time_s": time.perf_counter() - started,  # this session's, after a resume
+        "mode": "per_seed",  # lplr.batched writes "batched"
+        "job_seeds": [settings["seed"]],
         "versions": package_versions(),
         "git_commit": git_commit(Path(__file__).parent),
     }

@@ -1,5 +1,6 @@
 # Config validation and the input functions every rule uses; no logic beyond naming paths.
 import os
+import re
 import sys
 
 # Rules import lplr from this checkout's src/ in whichever environment runs them (the venv,
@@ -12,12 +13,14 @@ from lplr.config import (
     ConfigError,
     condition_keys,
     data_key,
-    data_settings,
     enabled_experiments,
     fit_settings,
     experiment_runs,
     load_schema,
+    run_data_settings,
     run_sources,
+    seed_batching,
+    seed_jobs,
     validate_config,
 )
 
@@ -33,8 +36,18 @@ RUNS = {name: experiment_runs(config, name) for name in EXPERIMENTS}
 # A run equal to an earlier experiment's run (settings and data) is read from there, never retrained.
 SOURCES = run_sources(config)
 OWNED = {name: {run: RUNS[name][run] for run, source in SOURCES[name].items() if source == (name, run)} for name in EXPERIMENTS}
-DATA_KEYS = {name: data_key(data_settings(config, name)) for name in EXPERIMENTS}
-DATA_SETTINGS = {DATA_KEYS[name]: data_settings(config, name) for name in EXPERIMENTS}
+RUN_DATA = {  # {experiment: {run: its prepared set's settings}}; per run because of data.seed: per_run
+    name: {run: run_data_settings(config, name, settings["seed"]) for run, settings in runs.items()}
+    for name, runs in RUNS.items()
+}
+DATA_KEYS = {name: {run: data_key(d) for run, d in runs.items()} for name, runs in RUN_DATA.items()}
+DATA_SETTINGS = {data_key(d): d for runs in RUN_DATA.values() for d in runs.values()}
+# Training and probe jobs over the runs an experiment trains itself: {experiment: {job id: run ids}}; a
+# batched experiment has one job per condition (rules train_<experiment>, probe_<experiment>), a per-seed
+# one a job per run (rules train, probe_ntk).
+JOBS = {name: seed_jobs(config, name) for name in EXPERIMENTS}
+BATCHED = [name for name in EXPERIMENTS if seed_batching(config, name) == "batched"]
+PER_SEED = "|".join(name for name in EXPERIMENTS if name not in BATCHED) or "(?!)"  # (?!) matches nothing
 # Each figure shows one experiment (E1 width, E2 init, E3 step, E4 cnn, E5 batch; E6 is the probe of all).
 from lplr.plots.registry import FIGURES, figure_inputs
 
@@ -53,7 +66,66 @@ def data_settings_for(wildcards):
 
 
 def prepared_data(wildcards):
-    return f"results/data/{DATA_KEYS[wildcards.experiment]}/data.pt"
+    return f"results/data/{DATA_KEYS[wildcards.experiment][wildcards.run]}/data.pt"
+
+
+def job_of(wildcards):
+    """A job's id: its run (rules train, probe_ntk) or its condition (batched rules; "" for one condition)."""
+    return wildcards.get("run") or wildcards.get("condition", "")
+
+
+def job_runs(wildcards):
+    """{run: settings} of the runs the job trains or probes."""
+    return {run: RUNS[wildcards.experiment][run] for run in JOBS[wildcards.experiment][job_of(wildcards)]}
+
+
+def seeds_per_job(wildcards):
+    """How many runs (seeds) a train or probe job covers; for resource functions (memory, runtime)."""
+    return len(JOBS[wildcards.experiment][job_of(wildcards)])
+
+
+def job_data(wildcards):
+    """{run: prepared data file} of the job's runs."""
+    keys = DATA_KEYS[wildcards.experiment]
+    return {run: f"results/data/{keys[run]}/data.pt" for run in job_runs(wildcards)}
+
+
+def job_data_files(wildcards):
+    return sorted(set(job_data(wildcards).values()))
+
+
+def job_resume_file(wildcards):
+    """A batched job's resume file (all its seeds at one step); not an output, so a rerun finds it."""
+    return f"results/train/{wildcards.experiment}/{job_of(wildcards) or 'seeds'}.resume.pt"
+
+
+def batch_groups():
+    """[(experiment, name suffix, seeds, wildcard constraints)]: each batched experiment's jobs grouped
+    by the seeds they train (one group, suffix "", unless some runs are shared with an earlier experiment
+    with other seeds), because a rule's outputs name its seeds."""
+    groups = []
+    for name in BATCHED:
+        by_seeds = {}
+        for job, runs in JOBS[name].items():
+            by_seeds.setdefault(tuple(RUNS[name][run]["seed"] for run in runs), []).append(job)
+        for index, (seeds, jobs) in enumerate(by_seeds.items()):
+            constraints = {"experiment": name}
+            if condition_keys(config, name):
+                constraints["condition"] = "|".join(re.escape(job) for job in jobs)
+            groups.append((name, f"_{index}" if index else "", seeds, constraints))
+    return groups
+
+
+def batched_paths(experiment, seeds, pattern):
+    """`pattern` ('results/train/{run}/metrics.csv') for each seed of a batched job, with {experiment} and
+    the condition ({condition}; absent when the experiment has one condition) as wildcards."""
+    prefix = "{condition}," if condition_keys(config, experiment) else ""
+    return [pattern.replace("{run}", f"{{experiment}}/{prefix}seed={seed}") for seed in seeds]
+
+
+def batched_log(experiment, stage):
+    job = "{condition}" if condition_keys(config, experiment) else "seeds"
+    return f"logs/{stage}/{{experiment}}/{job}.log"
 
 
 def run_settings(wildcards):

@@ -1,3 +1,4 @@
+# Per-seed experiments: one probe job per run.
 rule probe_ntk:
     input:
         data=prepared_data,
@@ -14,6 +15,8 @@ rule probe_ntk:
         device=config["device"],
     log:
         "logs/ntk/{experiment}/{run}.log",
+    wildcard_constraints:
+        experiment=PER_SEED,
     threads: 1
     resources:
         gpu=train_gpus(),
@@ -23,3 +26,38 @@ rule probe_ntk:
         ENV
     script:
         "../scripts/probe_ntk.py"
+
+
+# Batched experiments: one probe job per condition, every seed on its own data set (lplr.probe.probe_runs).
+for experiment, suffix, seeds, constraints in batch_groups():
+
+    rule:
+        name:
+            f"probe_{experiment}{suffix}"
+        input:
+            data=job_data_files,
+            metrics=batched_paths(experiment, seeds, "results/train/{run}/metrics.csv"),
+            manifests=batched_paths(experiment, seeds, "results/train/{run}/manifest.json"),
+            checkpoints=batched_paths(experiment, seeds, "results/train/{run}/checkpoints"),
+        output:
+            spectra=batched_paths(experiment, seeds, "results/ntk/{run}/spectrum.csv"),
+            eigen=batched_paths(experiment, seeds, "results/ntk/{run}/eigenvalues.npz"),
+        params:
+            data=job_data,
+            probe_size=config["ntk"]["probe_size"],
+            probe_seed=config["ntk"]["probe_seed"],
+            audit_eps=config["ntk"]["audit_eps"],
+            device=config["device"],
+        log:
+            batched_log(experiment, "ntk"),
+        wildcard_constraints:
+            **constraints,
+        threads: 1
+        resources:
+            gpu=train_gpus(),
+            mem_mb=8000,
+            runtime=60,
+        conda:
+            ENV
+        script:
+            "../scripts/probe_batch.py"

@@ -1,3 +1,4 @@
+# Per-seed experiments: one job per run (lplr.train).
 rule train:
     input:
         data=prepared_data,
@@ -10,6 +11,8 @@ rule train:
         device=config["device"],
     log:
         "logs/train/{experiment}/{run}.log",
+    wildcard_constraints:
+        experiment=PER_SEED,
     threads: 1
     resources:
         gpu=train_gpus(),
@@ -19,3 +22,36 @@ rule train:
         ENV
     script:
         "../scripts/train.py"
+
+
+# Batched experiments: one job per condition trains all its seeds together (lplr.batched); the files
+# per run are the same as above.
+for experiment, suffix, seeds, constraints in batch_groups():
+
+    rule:
+        name:
+            f"train_{experiment}{suffix}"
+        input:
+            data=job_data_files,
+        output:
+            metrics=batched_paths(experiment, seeds, "results/train/{run}/metrics.csv"),
+            manifests=batched_paths(experiment, seeds, "results/train/{run}/manifest.json"),
+            checkpoints=[directory(p) for p in batched_paths(experiment, seeds, "results/train/{run}/checkpoints")],
+        params:
+            runs=job_runs,
+            data=job_data,
+            resume=job_resume_file,
+            device=config["device"],
+        log:
+            batched_log(experiment, "train"),
+        wildcard_constraints:
+            **constraints,
+        threads: 1
+        resources:
+            gpu=train_gpus(),
+            mem_mb=4000,
+            runtime=120,
+        conda:
+            ENV
+        script:
+            "../scripts/train_batch.py"
