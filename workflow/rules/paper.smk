@@ -26,10 +26,12 @@ rule paper:
         figures=expand("results/figures/{figure}.pdf", figure=ENABLED_FIGURES),
     output:
         pdf="results/paper/main.pdf",
+        provenance="results/paper/provenance.tex",
     log:
         "logs/paper/main.log",
     conda:
         ENV
     shell:
+        "python -m lplr.provenance tex {output.provenance} && "
         "TEXINPUTS=paper:results/paper:results/figures: BIBINPUTS=paper: "
         "latexmk -pdf -interaction=nonstopmode -halt-on-error -outdir=results/paper {input.tex} > {log} 2>&1"
