@@ -3,8 +3,10 @@
 Three values, computed once per Snakemake invocation by `describe` (workflow/rules/common.smk) and
 handed to every job through the environment variable LPLR_PROVENANCE:
 
-    results_commit  the git commit that produced the results (training, probes): "<sha>[-dirty]";
-                    after a restore (lplr.bundle) the commit recorded in the bundle
+    results_commit  the git commit that produced the results (training, probes): "<sha>[-dirty]", the
+                    commit the workflow runs at; after a restore (lplr.bundle) the commit recorded in
+                    the bundle. (Snakemake does not retrain when only src/ changes: each run's own
+                    commit is in its manifest.json, and a bundle lists them as run_commits.)
     drawn_commit    the commit that drew the output; differs from results_commit after a restore
     config_hash     a short hash of the resolved config without the keys that say how it ran
                     (HOW_IT_RAN: device, where data are kept, bundling options), so the same experiment
