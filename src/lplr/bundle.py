@@ -204,7 +204,8 @@ def check_restored_config(restored: dict, config_hash: str) -> None:
         raise BundleError(
             f"{RESTORED_MANIFEST}: results/ holds the restored bundle {restored.get('bundle')} of config hash "
             f"{restored['config_hash']}, but this config hashes to {config_hash}. Run with "
-            f"--configfile {RESTORED_CONFIG}, or delete {RESTORED_DIR}/ (and results/) to compute results here.")
+            f"--configfile {RESTORED_CONFIG} and no --config that changes an experiment setting (device may "
+            f"change), or delete {RESTORED_DIR}/ (and results/) to compute results here.")
 
 
 def main(argv: list[str] | None = None) -> None:
