@@ -77,16 +77,13 @@ def test_figures_carry_it_in_pdf_metadata_and_png_text(tmp_path, monkeypatch):
     assert text["lplr:drawn_commit"] == "b" * 40 + "-dirty"
 
 
-def test_html_gets_meta_tags_and_a_footer(tmp_path):
-    page = tmp_path / "page.html"
-    page.write_text("<html><head><title>t</title></head><body><p>body</p></body></html>\n")
-    stamp_html(page, RESTORED)
-    text = page.read_text()
+def test_html_gets_meta_tags_and_a_footer():
+    text = stamp_html("<html><head><title>t</title></head><body><p>body</p></body></html>\n", RESTORED)
     assert f'<meta name="lplr:results_commit" content="{"a" * 40}">' in text.split("</head>")[0]
     assert text.index("LPLR results") > text.index("<p>body</p>")
+    assert text.endswith("</body></html>\n")
     with pytest.raises(ValueError, match="no </head>"):
-        (tmp_path / "bad.html").write_text("<p>x</p>")
-        stamp_html(tmp_path / "bad.html", RESTORED)
+        stamp_html("<p>x</p>", RESTORED)
 
 
 def test_the_tex_footer_defines_the_macro(tmp_path):

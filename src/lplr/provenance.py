@@ -97,18 +97,15 @@ def figure_metadata(fmt: str, provenance: dict | None = None) -> dict:
     return {}
 
 
-def stamp_html(path: str | Path, provenance: dict | None = None) -> None:
-    """Add the provenance to an HTML page: <meta> tags in <head> and a visible footer line."""
+def stamp_html(page: str, provenance: dict | None = None) -> str:
+    """An HTML page with the provenance added: <meta> tags in <head> and a visible footer line."""
     provenance = provenance or current()
-    path = Path(path)
-    page = path.read_text()
     if "</head>" not in page or "</body>" not in page:
-        raise ValueError(f"{path}: no </head> or </body>; is it an nbconvert HTML page?")
+        raise ValueError("the page has no </head> or </body>; is it an nbconvert HTML page?")
     meta = "".join(f'<meta name="lplr:{key}" content="{html.escape(value)}">\n' for key, value in sorted(provenance.items()))
     footer = f'<footer class="lplr-provenance"><small>{html.escape(summary(provenance))}</small></footer>\n'
-    page = page.replace("</head>", meta + "</head>", 1)
-    head, tail = page.rsplit("</body>", 1)
-    write_text(path, head + footer + "</body>" + tail)
+    head, tail = page.replace("</head>", meta + "</head>", 1).rsplit("</body>", 1)
+    return head + footer + "</body>" + tail
 
 
 def write_tex(path: str | Path, provenance: dict | None = None) -> None:
@@ -129,11 +126,11 @@ def write_tex(path: str | Path, provenance: dict | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """python -m lplr.provenance html PAGE.html | tex OUT.tex: stamp with the workflow's provenance."""
+    """python -m lplr.provenance tex OUT.tex: the paper's footer, with the workflow's provenance."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in ("html", "tex"):
-        raise SystemExit("usage: python -m lplr.provenance html PAGE.html | tex OUT.tex")
-    (stamp_html if argv[0] == "html" else write_tex)(argv[1])
+    if len(argv) != 2 or argv[0] != "tex":
+        raise SystemExit("usage: python -m lplr.provenance tex OUT.tex")
+    write_tex(argv[1])
 
 
 if __name__ == "__main__":
