@@ -200,7 +200,7 @@ def bundle_inputs():
             files += run_files(name, "results/train/{experiment}/{run}/checkpoints")
         files += [f"results/fits/{name}/runs.csv", f"results/tables/{name}_summary.csv",
                   f"results/tables/{name}_sensitivity.csv"]
-    return files
+    return list(dict.fromkeys(files))  # a shared run is listed by every experiment that reads it
 
 
 def all_targets():
