@@ -6,7 +6,7 @@ A bundle is results/bundle-<commit>-<config hash>.tar.gz holding
                     training runs, every installed package's version, and {path: sha256, size} of each file
     config.yaml     the resolved config (restore writes it to results/restored/config.yaml)
     results/...     data manifests, training metrics and manifests, NTK spectra, fits and tables
-                    (checkpoints only with `bundle: {checkpoints: true}`)
+                    (checkpoints only with `--config bundle_checkpoints=True`)
 
 `restore` checks every file against the manifest before writing any (a changed byte is refused,
 naming the file), writes them with their recorded modification times, and leaves the manifest at

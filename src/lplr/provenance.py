@@ -30,7 +30,7 @@ from lplr.io import git_commit, settings_hash, write_text
 ENVIRONMENT_VARIABLE = "LPLR_PROVENANCE"
 UNKNOWN = "unknown"
 # Config keys that say how a run was executed, not what it computed (dotted; "*" matches any experiment).
-HOW_IT_RAN = ("device", "data.root", "experiments.*.data.root", "bundle")
+HOW_IT_RAN = ("device", "data.root", "experiments.*.data.root", "bundle_checkpoints")
 
 
 def what_it_is(config: dict) -> dict:

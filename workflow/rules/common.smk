@@ -196,7 +196,7 @@ def bundle_inputs():
         for pattern in ("results/train/{experiment}/{run}/metrics.csv", "results/train/{experiment}/{run}/manifest.json",
                         "results/ntk/{experiment}/{run}/spectrum.csv", "results/ntk/{experiment}/{run}/eigenvalues.npz"):
             files += run_files(name, pattern)
-        if config["bundle"]["checkpoints"]:
+        if config["bundle_checkpoints"]:
             files += run_files(name, "results/train/{experiment}/{run}/checkpoints")
         files += [f"results/fits/{name}/runs.csv", f"results/tables/{name}_summary.csv",
                   f"results/tables/{name}_sensitivity.csv"]
