@@ -252,8 +252,10 @@ def test_a_bundle_rebuilds_the_paper_elsewhere_without_training(tiny_run, tmp_pa
     (bundle,) = (tiny_run / "results").glob("bundle-*.tar.gz")
     manifest = read_manifest(bundle)
     assert bundle.name == f"bundle-{manifest['git_commit'][:12]}-{manifest['config_hash']}.tar.gz"
-    assert "results/train/width/width=8,seed=0/metrics.csv" in manifest["files"]
-    assert not any("/checkpoints/" in name for name in manifest["files"])  # off by default
+    packed = ("data/*/manifest.json", "train/*/*/metrics.csv", "train/*/*/manifest.json", "ntk/*/*/spectrum.csv",
+              "ntk/*/*/eigenvalues.npz", "fits/*/runs.csv", "tables/*_summary.csv", "tables/*_sensitivity.csv")
+    expected = {f"results/{p.relative_to(tiny_run / 'results')}" for g in packed for p in (tiny_run / "results").glob(g)}
+    assert set(manifest["files"]) == expected  # and no checkpoints: off by default
 
     fresh = copy_repo(tmp_path, tiny_config(DEFAULT))
     drawn = commit_all(fresh, "a fresh checkout")
