@@ -41,7 +41,8 @@ def missing(paths: set[str]) -> list[str]:
         if path.startswith(GENERATED) or "<" in path or path.endswith((".pdf", ".png", ".csv", ".json", ".pt",
                                                                           ".npz", ".ipynb", ".html", ".log")):
             continue
-        found = list(ROOT.glob(path.rstrip("/"))) if "/" in path else tracked_named(path)  # a bare name: anywhere
+        name = path.rstrip("/")
+        found = list(ROOT.glob(name)) if "/" in name else tracked_named(name)  # a bare name: anywhere
         if not found:
             out.append(path)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lplr import plots
+from lplr.plots.style import save
 from lplr.io import atomic_path, current_umask, torch_save, write_csv, write_json, write_text
 
 
@@ -28,7 +28,7 @@ def test_every_writer_follows_the_umask(tmp_path, umask):
     with atomic_path(tmp_path / "e.npz") as tmp, open(tmp, "wb") as handle:
         np.savez(handle, x=np.arange(3))
     fig, _ = plt.subplots()
-    plots.save(fig, tmp_path / "f.pdf")
+    save(fig, tmp_path / "f.pdf")
     names = ["a.txt", "b.json", "c.csv", "d.pt", "e.npz", "f.pdf", "f.png"]
     assert {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in names} == dict.fromkeys(names, 0o666 & ~umask)
     assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary file is left behind

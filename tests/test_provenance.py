@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pytest
 from PIL import Image
 
-from lplr import plots
+from lplr.plots.style import save
 from lplr.config import validate_config
 from lplr.provenance import (ENVIRONMENT_VARIABLE, config_hash, current, describe, export, figure_metadata, stamp_html,
                              summary, write_tex)
@@ -68,7 +68,7 @@ def test_figures_carry_it_in_pdf_metadata_and_png_text(tmp_path, monkeypatch):
     export(RESTORED)
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
-    plots.save(fig, tmp_path / "figure.pdf")
+    save(fig, tmp_path / "figure.pdf")
     info = subprocess.run(["pdfinfo", str(tmp_path / "figure.pdf")], capture_output=True, text=True, check=True).stdout
     assert f"LPLR results {'a' * 40}, config 0123456789, drawn at {'b' * 40}-dirty" in info
     assert f"lplr:results_commit={'a' * 40}" in info

@@ -253,7 +253,8 @@ def test_a_bundle_rebuilds_the_paper_elsewhere_without_training(tiny_run, tmp_pa
     manifest = read_manifest(bundle)
     assert bundle.name == f"bundle-{manifest['git_commit'][:12]}-{manifest['config_hash']}.tar.gz"
     packed = ("data/*/manifest.json", "train/*/*/metrics.csv", "train/*/*/manifest.json", "ntk/*/*/spectrum.csv",
-              "ntk/*/*/eigenvalues.npz", "fits/*/runs.csv", "tables/*_summary.csv", "tables/*_sensitivity.csv")
+              "ntk/*/*/eigenvalues.npz", "fits/*/*.csv", "tables/*_summary.csv", "tables/*_sensitivity.csv",
+              "tables/*_trends.csv")
     expected = {f"results/{p.relative_to(tiny_run / 'results')}" for g in packed for p in (tiny_run / "results").glob(g)}
     assert set(manifest["files"]) == expected  # and no checkpoints: off by default
 

@@ -5,7 +5,7 @@ A bundle is results/bundle-<commit>-<config hash>.tar.gz holding
     manifest.json   format, git commit, config hash, the resolved config, the commits recorded by the
                     training runs, every installed package's version, and {path: sha256, size} of each file
     config.yaml     the resolved config (restore writes it to results/restored/config.yaml)
-    results/...     data manifests, training metrics and manifests, NTK spectra, fits and tables
+    results/...     data manifests, training metrics and manifests, NTK spectra, the analysis tables
                     (checkpoints only with `--config bundle_checkpoints=True`)
 
 `restore` checks every file against the manifest before writing any (a changed byte is refused,

@@ -198,8 +198,8 @@ def bundle_inputs():
             files += run_files(name, pattern)
         if config["bundle_checkpoints"]:
             files += run_files(name, "results/train/{experiment}/{run}/checkpoints")
-        files += [f"results/fits/{name}/runs.csv", f"results/tables/{name}_summary.csv",
-                  f"results/tables/{name}_sensitivity.csv"]
+        files += [f"results/fits/{name}/{table}.csv" for table in ("runs", "curves", "probes")]
+        files += [f"results/tables/{name}_{table}.csv" for table in ("summary", "sensitivity", "trends")]
     return list(dict.fromkeys(files))  # a shared run is listed by every experiment that reads it
 
 
