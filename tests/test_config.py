@@ -128,6 +128,7 @@ def test_per_run_data_seed_gives_each_seed_its_own_prepared_set(default_config, 
     assert len({data_key(d) for d in per_run}) == 3
     config["data"]["seed"] = "per_seed"
     with pytest.raises(ConfigError, match=re.escape("config key 'data.seed'")):
+        validate_config(config, schema)
 
 
 # Data-dependent limits are checked at validation, before any job, naming the key.

@@ -24,6 +24,7 @@ def test_the_hash_ignores_how_it_ran_but_not_what_it_computes(config):
     reference = config_hash(config)
     elsewhere = copy.deepcopy(config)
     elsewhere.update(device="cuda:1", bundle_checkpoints=True)
+    elsewhere["training"]["seed_batching"] = "per_seed"
     elsewhere["data"]["root"] = "/scratch/data"
     elsewhere["experiments"]["cnn"]["data"]["root"] = "/elsewhere"
     assert config_hash(elsewhere) == reference
