@@ -1,13 +1,16 @@
 # Two commands: `make` reproduces everything at the default scale, `make test` runs the tests.
-# Both create .venv with the pinned packages (requirements.txt) and the system packages (LaTeX,
-# poppler) when missing. Pass Snakemake options with ARGS, e.g. make ARGS="--profile profiles/gpu".
+# Both create .venv from the lock (requirements.txt: every package with its hashes, for Linux x86_64 and
+# Python 3.11) and the system packages (LaTeX, poppler) when missing. Pass Snakemake options with ARGS,
+# e.g. make ARGS="--profile profiles/gpu". `make lock` regenerates the lock from requirements.in.
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
 ARGS ?=
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all test setup system-deps lint report clean
+LOCK_VENV ?= .lock-venv
+
+.PHONY: all test setup system-deps lint report clean lock bundle
 all: setup
 	snakemake --cores $(CORES) $(ARGS)
 
@@ -25,6 +28,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 system-deps:
 	@tools/system-deps.sh
+
+# pip-tools resolves with this machine's pip configuration (its indexes and find-links); the lock names
+# no index, so it installs from whichever index serves these files (the hashes are checked).
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools==7.6.2; }
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --custom-compile-command "make lock" --output-file requirements.txt requirements.in
+
+bundle: setup
+	snakemake --cores 1 $(ARGS) bundle
 
 lint: setup
 	snakemake --lint

@@ -11,13 +11,18 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/ntk.smk"
+if not RESTORED:  # restore mode (lplr.bundle): these stages' outputs come from a bundle
+
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/ntk.smk"
+
+
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/bundle.smk"
 
 
 rule all:

@@ -129,3 +129,52 @@ def test_per_run_data_seed_gives_each_seed_its_own_prepared_set(default_config, 
     config["data"]["seed"] = "per_seed"
     with pytest.raises(ConfigError, match=re.escape("config key 'data.seed'")):
         validate_config(config, schema)
+
+
+# Data-dependent limits are checked at validation, before any job, naming the key.
+def test_digits_sizes_beyond_its_class_counts_are_refused(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["data"].update(dataset="digits", n_train=256, n_test=256)
+    with pytest.raises(ConfigError, match=re.escape("config key 'data.n_train' / 'data.n_test'")) as error:
+        validate_config(config, schema)
+    assert "digits has 178 examples of class '0'" in str(error.value)
+    config["data"].update(n_train=256, n_test=96)  # 128 + 48 = 176 <= 178 per class
+    validate_config(config, schema)
+
+
+def test_download_split_sizes_are_checked_per_split(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["width"]["data"] = {"dataset": "cifar10", "classes": ["cat", "dog"], "n_test": 2002}
+    with pytest.raises(ConfigError, match=r"'experiments\.width\.data\.n_train'.*1000 examples of class 'cat' in its test split"):
+        validate_config(config, schema)
+
+
+@pytest.mark.parametrize("where, key", [
+    (lambda c: c["experiments"]["batch"]["vary"].__setitem__("batch_size", [64, 300]), "experiments.batch.vary.batch_size"),
+    (lambda c: (c["experiments"]["cnn"].pop("vary"), c["experiments"]["cnn"]["training"].__setitem__("batch_size", 300)),
+     "experiments.cnn.training.batch_size"),
+    (lambda c: c["experiments"]["cnn"].__setitem__("data", {"n_train": 32}), "experiments.cnn.vary.batch_size"),
+])
+def test_a_batch_larger_than_the_training_set_is_refused(default_config, schema, where, key):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["cnn"]["training"] = dict(config["experiments"]["cnn"]["training"])  # unalias the YAML anchor
+    where(config)
+    with pytest.raises(ConfigError, match=re.escape(f"config key '{key}'")) as error:
+        validate_config(config, schema)
+    assert "n_train" in str(error.value) and "full" in str(error.value)
+
+
+def test_full_batch_follows_n_train(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["batch"]["data"] = {**config["experiments"]["batch"]["data"], "n_train": 128}
+    validate_config(config, schema)
+    runs = experiment_runs(config, "batch")
+    assert {settings["batch_size"] for settings in runs.values()} == {128, 64, 16}
+    assert "batch_size=128,seed=0" in runs  # run ids name the size, so tables and figures stay numeric
+
+
+def test_an_unknown_batch_word_is_refused(default_config, schema):
+    config = copy.deepcopy(default_config)
+    config["experiments"]["batch"]["vary"]["batch_size"] = ["all", 16]
+    with pytest.raises(ConfigError, match=re.escape("config key 'experiments.batch.vary.batch_size[0]'")):
+        validate_config(config, schema)

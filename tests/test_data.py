@@ -458,3 +458,11 @@ def test_cifar10_class_names_validate_without_download(config, tmp_path):
 def test_equal_classes_are_refused():
     with pytest.raises(ConfigError, match=r"data\.classes.*must differ"):
         check_data_settings(settings(dataset="cifar10", classes=["airplane", 0]), "data")
+
+
+@pytest.mark.parametrize("dataset", ["mnist5k", "digits"])
+def test_class_counts_of_the_embedded_sets_are_the_loaded_ones(dataset):
+    from lplr.data import CLASS_COUNTS, _embedded
+
+    _, labels = _embedded(dataset)
+    assert tuple(np.bincount(labels, minlength=10)) == CLASS_COUNTS[dataset]["pool"]

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import stat
 import subprocess
 
 from pathlib import Path
@@ -30,24 +31,39 @@ def tiny_config(default: dict) -> dict:
         config["experiments"][name]["training"].update(width=2, depth=1)
         config["experiments"][name].update(seeds=[0])
     config["experiments"]["cnn"]["vary"] = {"batch_size": [8]}
-    config["experiments"]["batch"]["vary"] = {"batch_size": [40, 8]}
+    config["experiments"]["batch"]["vary"] = {"batch_size": ["full", 8]}
     return config
 
 
 def copy_repo(dest, config: dict):
     for name in COPIED:
         src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(src, dest / name)
     (dest / "tiny.yaml").write_text(yaml.safe_dump(config))
     return dest
 
 
-def snakemake(cwd, *args, timeout=900):
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
+                "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org"}
+
+
+def commit_all(workdir, message: str) -> str:
+    """Make `workdir` a git checkout of its files (provenance names this commit); return the commit."""
+    env = {**os.environ, **GIT_IDENTITY}
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", message]):
+        subprocess.run(command, cwd=workdir, env=env, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True).stdout.strip()
+
+
+def snakemake(cwd, *args, timeout=900, configfile="tiny.yaml"):
     """Snakemake of the test's environment, called by its path with that environment NOT on PATH and not
     activated, as a user who runs `.venv/bin/snakemake` would: no rule may depend on an activated venv."""
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p).resolve() != BIN.resolve())
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"PATH": path}
-    return subprocess.run([str(BIN / "snakemake"), "--configfile", "tiny.yaml", *args], cwd=cwd, env=env,
+    return subprocess.run([str(BIN / "snakemake"), "--configfile", configfile, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -55,6 +71,7 @@ def snakemake(cwd, *args, timeout=900):
 def tiny_run(tmp_path_factory, request):
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
     workdir = copy_repo(tmp_path_factory.mktemp("workflow"), tiny_config(default))
+    commit_all(workdir, "the tiny run")
     result = snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
@@ -193,3 +210,80 @@ def test_report_holds_every_figure(tiny_run):
     for figure in FIGURES:
         assert any(name.endswith(f"/{figure}.pdf") for name in names), f"{figure}.pdf is not in the report"
     assert any(name.endswith("/width_analysis.html") for name in names)
+
+
+def pdf_text(pdf) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_every_output_follows_the_umask(tiny_run):
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {str(p.relative_to(tiny_run)): stat.S_IMODE(p.stat().st_mode) for p in (tiny_run / "results").rglob("*")
+             if p.is_file()}
+    assert len(modes) > 100
+    assert {path: mode for path, mode in modes.items() if mode != 0o666 & ~umask} == {}
+
+
+def test_figures_notebook_and_paper_name_commit_and_config(tiny_run, schema):
+    from PIL import Image
+
+    from lplr.config import validate_config
+    from lplr.provenance import config_hash
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tiny_run, capture_output=True, text=True).stdout.strip()
+    stamp = f"LPLR results {commit}, config {config_hash(validate_config(tiny_config(DEFAULT), schema))}"
+    info = subprocess.run(["pdfinfo", str(tiny_run / "results/figures/loss_decay.pdf")], capture_output=True,
+                          text=True, check=True).stdout
+    assert stamp in info
+    assert Image.open(tiny_run / "results/figures/loss_decay.png").text["Description"] == stamp
+    assert stamp in (tiny_run / "results/notebooks/width_analysis.html").read_text()
+    assert stamp in pdf_text(tiny_run / "results/paper/main.pdf")
+
+
+DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_a_bundle_rebuilds_the_paper_elsewhere_without_training(tiny_run, tmp_path):
+    from lplr.bundle import read_manifest
+
+    result = snakemake(tiny_run, "--cores", "1", "bundle")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (bundle,) = (tiny_run / "results").glob("bundle-*.tar.gz")
+    manifest = read_manifest(bundle)
+    assert bundle.name == f"bundle-{manifest['git_commit'][:12]}-{manifest['config_hash']}.tar.gz"
+    packed = ("data/*/manifest.json", "train/*/*/metrics.csv", "train/*/*/manifest.json", "ntk/*/*/spectrum.csv",
+              "ntk/*/*/eigenvalues.npz", "fits/*/*.csv", "tables/*_summary.csv", "tables/*_sensitivity.csv",
+              "tables/*_trends.csv")
+    expected = {f"results/{p.relative_to(tiny_run / 'results')}" for g in packed for p in (tiny_run / "results").glob(g)}
+    assert set(manifest["files"]) == expected  # and no checkpoints: off by default
+
+    fresh = copy_repo(tmp_path, tiny_config(DEFAULT))
+    drawn = commit_all(fresh, "a fresh checkout")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    restored = subprocess.run([str(BIN / "python"), "-m", "lplr.bundle", "restore", str(bundle)], cwd=fresh, env=env,
+                              capture_output=True, text=True)
+    assert restored.returncode == 0, restored.stderr
+    assert "snakemake --cores all --configfile results/restored/config.yaml" in restored.stdout
+
+    dry = snakemake(fresh, "--cores", "2", "--dry-run", "--config", "device=cpu", configfile="results/restored/config.yaml")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = job_counts(dry.stdout + dry.stderr)
+    assert jobs["paper"] == 1 and jobs["notebook_width_analysis"] == 1 and jobs["figure_loss_decay"] == 1
+    assert not [job for job in jobs if job.startswith(("prepare", "train", "probe"))]  # train_<experiment> too
+
+    other = snakemake(fresh, "--cores", "1", "--dry-run", "--config", "precision=float64",
+                      configfile="results/restored/config.yaml")
+    assert other.returncode != 0 and "results/restored/bundle.json" in other.stdout + other.stderr
+    assert "--configfile results/restored/config.yaml" in other.stdout + other.stderr
+
+    build = snakemake(fresh, "--cores", "2", configfile="results/restored/config.yaml")
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert not (fresh / "logs/train").exists() and not (fresh / "logs/ntk").exists()
+    original, rebuilt = (pdf_text(d / "results/paper/main.pdf") for d in (tiny_run, fresh))
+    # every number and word of the paper, footers aside (words: -layout spacing follows the footer's width)
+    words = [" ".join(line for line in text.splitlines() if "LPLR results" not in line).split()
+             for text in (original, rebuilt)]
+    assert len(words[0]) > 500 and words[0] == words[1]
+    assert (fresh / "results/paper/numbers.tex").read_text() == (tiny_run / "results/paper/numbers.tex").read_text()
+    assert f"LPLR results {manifest['git_commit']}, config {manifest['config_hash']}, drawn at {drawn}" in rebuilt

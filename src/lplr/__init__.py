@@ -12,7 +12,9 @@ One module per concept, read top to bottom:
     plots     the paper's figures
     paper     numbers.tex, every number the paper quotes
     workflow  readers that turn the DAG's files back into tables for fit and plots
-    io        atomic writes and provenance
+    provenance  the commit and config hash stamped on figures, HTML and the paper
+    bundle    results bundles: pack, verify, restore (restore mode: no training)
+    io        atomic writes (outputs follow the umask), hashes, package versions
 """
 
 __version__ = "0.1.0"

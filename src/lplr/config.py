@@ -26,6 +26,9 @@ from lplr.formatting import SEPARATOR, format_value
 from lplr.io import settings_hash
 
 
+FULL_BATCH = "full"  # batch_size: full = n_train of the experiment's data
+
+
 class ConfigError(ValueError):
     """A config value is wrong; the message names the key and says what to do."""
 
@@ -81,13 +84,37 @@ def _check_semantics(config: dict) -> None:
             check_data_settings(data_settings(config, name), f"experiments.{name}.data")
         if "vary" in block and "conditions" in block:
             raise ConfigError(f"config key 'experiments.{name}': give either `vary` (a grid) or `conditions` (a list), not both.")
+        n_train = data_settings(config, name)["n_train"]
         for run, settings in experiment_runs(config, name).items():
             if "width" not in settings:
                 raise ConfigError(f"config key 'experiments.{name}': run {run} has no width; set training.width or vary.width.")
+            if settings["optimizer"] == "sgd" and not 1 <= settings.get("batch_size", 0) <= n_train:
+                raise ConfigError(
+                    f"config key '{batch_size_key(config, name)}': run {run} of experiment '{name}' has batch_size "
+                    f"{settings.get('batch_size')}, but its data have n_train = {n_train}; use 1..{n_train}, or "
+                    f"`full` for the whole training set.")
         for index, condition in enumerate(block.get("conditions", [])):
             if "seed_batching" in condition:
                 raise ConfigError(f"config key 'experiments.{name}.conditions[{index}].seed_batching': the seeds of an "
                                   "experiment are batched or not as a whole; set it in the experiment's `training` block.")
+
+
+def batch_size_key(config: dict, experiment: str) -> str:
+    """The config key an experiment's batch_size comes from (the most specific place that sets it)."""
+    block = config["experiments"][experiment]
+    if "batch_size" in block.get("vary", {}):
+        return f"experiments.{experiment}.vary.batch_size"
+    for i, condition in enumerate(block.get("conditions", [])):
+        if "batch_size" in condition:
+            return f"experiments.{experiment}.conditions[{i}].batch_size"
+    if "batch_size" in block.get("training", {}):
+        return f"experiments.{experiment}.training.batch_size"
+    return "training.batch_size"
+
+
+def resolve_batch_size(settings: dict, n_train: int) -> dict:
+    """`batch_size: full` is the whole training set (full-batch SGD), so it follows n_train."""
+    return {**settings, "batch_size": n_train} if settings.get("batch_size") == FULL_BATCH else settings
 
 
 def enabled_experiments(config: dict) -> list[str]:
@@ -136,16 +163,18 @@ def condition_keys(config: dict, experiment: str) -> list[str]:
 
 def conditions(config: dict, experiment: str) -> list[dict]:
     block = config["experiments"][experiment]
+    n_train = data_settings(config, experiment)["n_train"]
     if "conditions" in block:  # keys sorted, so run ids do not depend on how the YAML was written
-        return [dict(sorted(c.items())) for c in block["conditions"]]
+        return [resolve_batch_size(dict(sorted(c.items())), n_train) for c in block["conditions"]]
     vary = dict(sorted(block.get("vary", {}).items()))
-    return [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
+    return [resolve_batch_size(dict(zip(vary, values)), n_train) for values in itertools.product(*vary.values())]
 
 
 def experiment_runs(config: dict, experiment: str) -> dict[str, dict[str, Any]]:
     """Every run of an experiment: {run_id: settings}, in a stable order."""
     block = config["experiments"][experiment]
-    base = {**config["training"], **block.get("training", {})}
+    base = resolve_batch_size({**config["training"], **block.get("training", {})},
+                              data_settings(config, experiment)["n_train"])
     runs = {}
     for point in conditions(config, experiment):
         for seed in block["seeds"]:

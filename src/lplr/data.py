@@ -112,6 +112,18 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+# Examples per class, for checking n_train / n_test when the config is validated (before any job):
+# embedded sets are one pool; downloaded sets (train split, test split). tests/test_data.py checks
+# the embedded counts against the loaded arrays; MNIST's and CIFAR-10's are their published split sizes.
+CLASS_COUNTS: dict[str, dict[str, tuple[int, ...]]] = {
+    "mnist5k": {"pool": (500,) * 10},
+    "digits": {"pool": (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)},
+    "mnist": {"train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+              "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)},
+    "cifar10": {"train": (5000,) * 10, "test": (1000,) * 10},
+}
+
+
 def class_index(dataset: str, label: int | str, key: str) -> int:
     """Resolve a configured class (index or name) to its index, or raise naming the config key."""
     from lplr.config import ConfigError
@@ -133,6 +145,31 @@ def check_data_settings(settings: dict, key: str) -> None:
     indices = [class_index(settings["dataset"], c, f"{key}.classes[{i}]") for i, c in enumerate(settings["classes"])]
     if indices[0] == indices[1]:
         raise ConfigError(f"config key '{key}.classes': the two classes must differ, got {settings['classes']}.")
+    check_sizes(settings, indices, key)
+
+
+def check_sizes(settings: dict, indices: list[int], key: str) -> None:
+    """n_train / n_test against the examples of the two classes, split as balanced_split splits them."""
+    from lplr.config import ConfigError
+
+    counts = CLASS_COUNTS[settings["dataset"]]
+    n_train, n_test = settings["n_train"], settings["n_test"]
+    # balanced_split: classes[0] gets n // 2 of each split, classes[1] the rest
+    wanted = {"train": (n_train // 2, n_train - n_train // 2), "test": (n_test // 2, n_test - n_test // 2)}
+    for split, per_class in (("pool", {i: wanted["train"][j] + wanted["test"][j] for j, i in enumerate(indices)}),
+                             ("train", {i: wanted["train"][j] for j, i in enumerate(indices)}),
+                             ("test", {i: wanted["test"][j] for j, i in enumerate(indices)})):
+        if split not in counts:
+            continue
+        for index, need in per_class.items():
+            have = counts[split][index]
+            if need > have:
+                where = "" if split == "pool" else f" in its {split} split"
+                limit = "data.n_train + data.n_test" if split == "pool" else f"data.n_{split}"
+                raise ConfigError(
+                    f"config key '{key}.n_train' / '{key}.n_test': {settings['dataset']} has {have} examples of class "
+                    f"{DATASETS[settings['dataset']].classes[index]!r}{where}, but n_train={n_train}, n_test={n_test} "
+                    f"need {need} (half of each split per class); lower {limit} to at most {2 * have} in all.")
 
 
 NORMALIZATIONS = ("unit_norm", "pixels", "standardize")

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from lplr.io import write_text
+from lplr.provenance import stamp_html
 
 
 def execute_notebook(source: str | Path, out_ipynb: str | Path, out_html: str | Path, parameters: dict) -> None:
@@ -32,4 +33,4 @@ def execute_notebook(source: str | Path, out_ipynb: str | Path, out_html: str | 
                                    cwd=str(Path.cwd()), progress_bar=False, log_output=True)
         html, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         os.replace(executed, out_ipynb)
-    write_text(out_html, html)
+    write_text(out_html, stamp_html(html))  # the commit and config hash in <meta> tags and a footer

@@ -24,10 +24,20 @@ from lplr.config import (
     validate_config,
 )
 
+from lplr.bundle import BundleError, bundle_name, check_restored_config, restored_manifest
+from lplr.provenance import describe, export
+
 try:
     validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
-except ConfigError as error:
+    # Restore mode (lplr.bundle): results/ holds a restored bundle, so data, training and probe outputs
+    # are sources, not rules (the Snakefile leaves those stages out), and the config must be the bundle's.
+    RESTORED = restored_manifest()
+    PROVENANCE = describe(config, RESTORED, workflow.basedir)
+    if RESTORED:
+        check_restored_config(RESTORED, PROVENANCE["config_hash"])
+except (ConfigError, BundleError) as error:
     raise WorkflowError(str(error)) from None
+export(PROVENANCE)  # every job stamps its figures, HTML and paper with it (lplr.provenance)
 
 
 ENV = "../../environment.yml"
@@ -177,6 +187,20 @@ def notebook_parameters(wildcards, input):
 def train_gpus():
     """GPUs a training job claims: 1 unless the run is pinned to the CPU (schedules one job per GPU)."""
     return 0 if config["device"] == "cpu" else 1
+
+
+def bundle_inputs():
+    """What rebuilds tables, figures, notebooks and the paper: data manifests, metrics, manifests, spectra, fits."""
+    files = [f"results/data/{key}/manifest.json" for key in sorted(DATA_SETTINGS)]
+    for name in EXPERIMENTS:
+        for pattern in ("results/train/{experiment}/{run}/metrics.csv", "results/train/{experiment}/{run}/manifest.json",
+                        "results/ntk/{experiment}/{run}/spectrum.csv", "results/ntk/{experiment}/{run}/eigenvalues.npz"):
+            files += run_files(name, pattern)
+        if config["bundle_checkpoints"]:
+            files += run_files(name, "results/train/{experiment}/{run}/checkpoints")
+        files += [f"results/fits/{name}/{table}.csv" for table in ("runs", "curves", "probes")]
+        files += [f"results/tables/{name}_{table}.csv" for table in ("summary", "sensitivity", "trends")]
+    return list(dict.fromkeys(files))  # a shared run is listed by every experiment that reads it
 
 
 def all_targets():

@@ -26,10 +26,14 @@ rule paper:
         figures=expand("results/figures/{figure}.pdf", figure=ENABLED_FIGURES),
     output:
         pdf="results/paper/main.pdf",
+        provenance="results/paper/provenance.tex",
+    params:
+        python=sys.executable,  # the interpreter that runs the workflow, not whatever `python` is on PATH
     log:
         "logs/paper/main.log",
     conda:
         ENV
     shell:
+        "{params.python:q} -m lplr.provenance tex {output.provenance} && "
         "TEXINPUTS=paper:results/paper:results/figures: BIBINPUTS=paper: "
         "latexmk -pdf -interaction=nonstopmode -halt-on-error -outdir=results/paper {input.tex} > {log} 2>&1"

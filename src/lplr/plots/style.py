@@ -21,6 +21,7 @@ import seaborn as sns  # noqa: E402
 
 from lplr.formatting import SEPARATOR, format_value, parse_run_id  # noqa: E402
 from lplr.io import atomic_path  # noqa: E402
+from lplr.provenance import figure_metadata  # noqa: E402
 
 LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1))]
 MARKERS = ["o", "s", "^", "D", "v", "P"]
@@ -62,11 +63,11 @@ def line_kw(style: dict, thick: bool, markevery=0.2) -> dict:
 
 
 def save(fig: plt.Figure, pdf_path: str | Path) -> None:
-    """Write NAME.pdf and NAME.png beside it, atomically."""
+    """Write NAME.pdf and NAME.png beside it, atomically, with the provenance in their metadata."""
     pdf_path = Path(pdf_path)
     for path in (pdf_path, pdf_path.with_suffix(".png")):
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix[1:])
+            fig.savefig(tmp, format=path.suffix[1:], metadata=figure_metadata(path.suffix[1:]))
     plt.close(fig)
 
 
