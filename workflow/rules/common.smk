@@ -23,6 +23,8 @@ from lplr.config import (
     seed_jobs,
     validate_config,
 )
+from lplr import resources
+from lplr.data import sample_shape
 
 try:
     validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
@@ -177,6 +179,52 @@ def notebook_parameters(wildcards, input):
 def train_gpus():
     """GPUs a training job claims: 1 unless the run is pinned to the CPU (schedules one job per GPU)."""
     return 0 if config["device"] == "cpu" else 1
+
+
+def probe_checkpoints(pattern):
+    """The checkpoints folder: kept, or temp() (deleted once probed) with ntk.keep_checkpoints: false."""
+    return directory(pattern) if config["ntk"]["keep_checkpoints"] else temp(directory(pattern))
+
+
+# Cluster requests of train and probe_ntk from the job's size (lplr.resources), in the form
+# Snakemake calls them: (wildcards[, attempt]); `attempt` grows memory and time on each retry.
+def job_size(wildcards):
+    """(settings, n, n_probe, P) of one of the job's runs (a job's runs differ by seed only)."""
+    run, settings = next(iter(job_runs(wildcards).items()))
+    data = DATA_SETTINGS[DATA_KEYS[wildcards.experiment][run]]
+    shape = sample_shape(data)
+    params = resources.parameter_count(settings.get("arch", "mlp"), settings["width"], settings["depth"], shape)
+    n = data["n_train"]
+    return settings, n, min(n, config["ntk"]["probe_size"]), params
+
+
+def job_threads(wildcards):
+    settings, n, _, params = job_size(wildcards)
+    return resources.cpus_per_task(params, n, config["device"])
+
+
+def train_mem_mb(wildcards, attempt):
+    settings, n, _, params = job_size(wildcards)
+    return resources.train_memory_mb(params, n, settings["width"], settings["depth"], seeds_per_job(wildcards),
+                                     config["device"], attempt)
+
+
+def train_runtime(wildcards, attempt):
+    settings, n, _, params = job_size(wildcards)
+    return resources.train_runtime_min(params, n, settings["steps"], seeds_per_job(wildcards), config["device"],
+                                       attempt)
+
+
+def probe_mem_mb(wildcards, attempt):
+    settings, n, n_probe, params = job_size(wildcards)
+    return resources.probe_memory_mb(params, n_probe, settings["width"], settings["depth"], settings["checkpoints"],
+                                     seeds_per_job(wildcards), config["device"], attempt)
+
+
+def probe_runtime(wildcards, attempt):
+    settings, n, n_probe, params = job_size(wildcards)
+    return resources.probe_runtime_min(params, n, n_probe, settings["width"], settings["depth"],
+                                       settings["checkpoints"], seeds_per_job(wildcards), config["device"], attempt)
 
 
 def all_targets():
