@@ -18,7 +18,7 @@ from test_workflow import copy_repo, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration
 PROFILE = ROOT / "tests/slurm/profile"
-FAULT_RUN = "width=128,seed=0"
+FAULT_RUN = "width=128+seed=0"
 
 
 @pytest.fixture(scope="module")
