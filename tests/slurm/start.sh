@@ -76,6 +76,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 MpiDefault=none
+SlurmctldParameters=enable_configless
 ReturnToService=2
 MinJobAge=600
 KillWait=5
@@ -86,7 +87,9 @@ CONF
 mv "$CONF.tmp" "$CONF"
 
 "${SUDO[@]}" env SLURM_CONF="$CONF" slurmctld -f "$CONF" -i || fail "slurmctld did not start; see $DIR/slurmctld.log"
-"${SUDO[@]}" env SLURM_CONF="$CONF" slurmd -f "$CONF" || fail "slurmd did not start; see $DIR/slurmd.log"
+# configless: slurmd fetches the config from slurmctld and serves it to the clients inside jobs
+# (/run/slurm/conf), which the executor's jobstep starts with SLURM_CONF removed
+"${SUDO[@]}" env -u SLURM_CONF slurmd --conf-server "127.0.0.1:${LPLR_SLURMCTLD_PORT:-6817}" || fail "slurmd did not start; see $DIR/slurmd.log"
 for _ in $(seq 300); do node_up && break; sleep 0.2; done
 if ! node_up; then
   scontrol update NodeName="$HOST" State=RESUME 2>/dev/null || true
