@@ -74,7 +74,7 @@ def slurm_and_local_runs(cluster, tmp_path_factory):
     result = slurm_snakemake(slurm_dir)
     assert result.returncode == 0, result.stderr[-6000:]
     local_dir = copy_repo(tmp_path_factory.mktemp("local"), config)
-    local = snakemake(local_dir, "--cores", "2", "--config", "device=cpu", "results/fits/width/runs.csv")
+    local = snakemake(local_dir, "--cores", "2", "results/fits/width/runs.csv", "--config", "device=cpu")
     assert local.returncode == 0, local.stderr[-4000:]
     return slurm_dir, local_dir, result.stderr
 
@@ -137,7 +137,7 @@ def test_a_cancelled_training_job_resumes_to_identical_metrics(cluster, tmp_path
     local_dir = tmp_path / "local"
     local_dir.mkdir()
     copy_repo(local_dir, config)
-    local = snakemake(local_dir, "--cores", "1", "--config", "device=cpu", target)
+    local = snakemake(local_dir, "--cores", "1", target, "--config", "device=cpu")
     assert local.returncode == 0, local.stderr[-4000:]
     resumed = pd.read_csv(run_dir / target).drop(columns="step_time")
     uninterrupted = pd.read_csv(local_dir / target).drop(columns="step_time")

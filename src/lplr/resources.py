@@ -37,7 +37,7 @@ import math
 
 MIB = 2**20
 MARGIN = 1.5
-BASE_MEMORY_MB = {"cpu": 600, "cuda": 3000}  # the interpreter with torch imported (cuda: + CUDA context)
+BASE_MEMORY_MB = {"cpu": 800, "cuda": 3000}  # the interpreter with torch imported (cuda: + CUDA context)
 STARTUP_MINUTES = 2  # imports, data loading, lambda_max(Theta_0)
 MIN_RUNTIME_MINUTES = 5
 # flop/s a job sustains (cpu: measured on the 2-core development machine, one thread, see
