@@ -70,6 +70,7 @@ def frames_without_timing(folder, pattern):
 def slurm_and_local_runs(cluster, tmp_path_factory):
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
     config = width_only(default)
+    config["ntk"]["keep_checkpoints"] = False  # the cluster-quota option: checkpoints gone once probed
     slurm_dir = copy_repo(tmp_path_factory.mktemp("slurm"), config)
     result = slurm_snakemake(slurm_dir)
     assert result.returncode == 0, result.stderr[-6000:]
@@ -92,6 +93,17 @@ def test_train_and_probe_jobs_went_through_slurm(cluster, slurm_and_local_runs):
     assert (slurm_dir / "results/paper/main.pdf").read_bytes().startswith(b"%PDF")
 
 
+def test_probed_checkpoints_are_dropped_and_nothing_reruns(slurm_and_local_runs):
+    slurm_dir, local_dir, _ = slurm_and_local_runs
+    spectra = sorted(slurm_dir.glob("results/ntk/width/*/spectrum.csv"))
+    assert len(spectra) == 2
+    assert not list(slurm_dir.glob("results/train/width/*/checkpoints"))  # keep_checkpoints: false
+    assert len(list(local_dir.glob("results/train/width/*/checkpoints/step_*.pt"))) == 2 * 5  # kept by default
+    assert not list(slurm_dir.glob("results/train/width/*/resume.pt"))  # removed when each run completed
+    again = slurm_snakemake(slurm_dir, "--dry-run")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+
+
 def test_slurm_metrics_equal_a_local_run(slurm_and_local_runs):
     slurm_dir, local_dir, _ = slurm_and_local_runs
     for pattern in ("results/train/width/*/metrics.csv", "results/ntk/width/*/spectrum.csv", "results/fits/width/runs.csv"):
@@ -103,7 +115,7 @@ def test_slurm_metrics_equal_a_local_run(slurm_and_local_runs):
 
 def test_a_cancelled_training_job_resumes_to_identical_metrics(cluster, tmp_path):
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
-    config = width_only(default, steps=6000, resume_every=500, metrics_block=250)
+    config = width_only(default, steps=3000, resume_every=500, metrics_block=250)
     config["data"].update(n_train=128, n_test=40)
     config["experiments"]["width"]["vary"] = {"width": [128]}
     target = f"results/train/width/{FAULT_RUN}/metrics.csv"
