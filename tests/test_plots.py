@@ -208,7 +208,7 @@ def test_no_temporaries_left(drawn):
 
 def test_a_level_whose_runs_all_diverged_is_noted_not_drawn(drawn):
     text = drawn[1]["step_size"]
-    assert "lr=1.5+seed=0: diverged at step 37" in text and "lr = 1.5" not in text
+    assert "lr=1.5,seed=0: diverged at step 37" in text and "lr = 1.5" not in text
     assert "lr = 0.5" in text and "lr = 0.1" in text  # the levels come from the run ids, not the per-seed eta
 
 

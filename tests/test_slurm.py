@@ -70,8 +70,9 @@ def frames_without_timing(folder, pattern):
 def slurm_and_local_runs(cluster, tmp_path_factory):
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
     config = width_only(default)
-    config["ntk"]["keep_checkpoints"] = False  # the cluster-quota option: checkpoints gone once probed
-    slurm_dir = copy_repo(tmp_path_factory.mktemp("slurm"), config)
+    dropping = json.loads(json.dumps(config))
+    dropping["ntk"]["keep_checkpoints"] = False  # the cluster-quota option: checkpoints gone once probed
+    slurm_dir = copy_repo(tmp_path_factory.mktemp("slurm"), dropping)
     result = slurm_snakemake(slurm_dir)
     assert result.returncode == 0, result.stderr[-6000:]
     local_dir = copy_repo(tmp_path_factory.mktemp("local"), config)
