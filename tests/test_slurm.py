@@ -118,6 +118,7 @@ def test_a_cancelled_training_job_resumes_to_identical_metrics(cluster, tmp_path
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
     config = width_only(default, steps=3000, resume_every=500, metrics_block=250)
     config["data"].update(n_train=128, n_test=40)
+    config["training"]["seed_batching"] = "per_seed"  # rule train: one job, one run, resume.pt in the run folder
     config["experiments"]["width"]["vary"] = {"width": [128]}
     target = f"results/train/width/{FAULT_RUN}/metrics.csv"
     run_dir = tmp_path / "slurm"
