@@ -39,7 +39,7 @@ for experiment, suffix, seeds, constraints in batch_groups():
         output:
             metrics=batched_paths(experiment, seeds, "results/train/{run}/metrics.csv"),
             manifests=batched_paths(experiment, seeds, "results/train/{run}/manifest.json"),
-            checkpoints=[directory(p) for p in batched_paths(experiment, seeds, "results/train/{run}/checkpoints")],
+            checkpoints=[probe_checkpoints(p) for p in batched_paths(experiment, seeds, "results/train/{run}/checkpoints")],
         params:
             runs=job_runs,
             data=job_data,
