@@ -2,6 +2,7 @@
 # Both create .venv from the lock (requirements.txt: every package with its hashes, for Linux x86_64 and
 # Python 3.11) and the system packages (LaTeX, poppler) when missing. Pass Snakemake options with ARGS,
 # e.g. make ARGS="--profile profiles/gpu". `make lock` regenerates the lock from requirements.in.
+# `make test` also installs SLURM and munge (the tests run a one-node cluster).
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
@@ -10,11 +11,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 LOCK_VENV ?= .lock-venv
 
-.PHONY: all test setup system-deps lint report clean lock bundle
+.PHONY: all test setup system-deps lint report clean lock bundle test-deps
 all: setup
 	snakemake --cores $(CORES) $(ARGS)
 
-test: setup
+test: setup test-deps
 	pytest $(ARGS)
 
 setup: $(VENV)/.installed system-deps
@@ -38,6 +39,9 @@ lock:
 
 bundle: setup
 	snakemake --cores 1 $(ARGS) bundle
+
+test-deps:  # the SLURM tests' one-node cluster (tests/slurm/start.sh)
+	@tools/system-deps.sh slurm
 
 lint: setup
 	snakemake --lint

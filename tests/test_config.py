@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from lplr.config import ConfigError, data_key, data_settings, experiment_runs, validate_config
+from lplr.config import ConfigError, data_key, data_settings, enabled_experiments, experiment_runs, run_id, validate_config
 
 
 def test_default_config_is_valid(default_config, schema):
@@ -44,7 +44,7 @@ def test_runs_are_the_grid_times_the_seeds(default_config, schema):
     runs = experiment_runs(config, "width")
     widths, seeds = config["experiments"]["width"]["vary"]["width"], config["experiments"]["width"]["seeds"]
     assert len(runs) == len(widths) * len(seeds)
-    assert runs[f"width={widths[0]},seed={seeds[-1]}"]["width"] == widths[0]
+    assert runs[f"width={widths[0]}+seed={seeds[-1]}"]["width"] == widths[0]
     assert all(r["precision"] == config["precision"] and r["depth"] == 5 for r in runs.values())
 
 
@@ -69,9 +69,9 @@ def test_conditions_list_expands_with_seeds(default_config, schema):
     validate_config(config, schema)
     runs = experiment_runs(config, "pair")
     # condition keys sorted: run ids do not depend on the order the YAML lists them in
-    assert list(runs) == ["init=he,lr=0.5,lr_mode=calibrated,seed=0", "init=he,lr=0.5,lr_mode=calibrated,seed=1",
-                          "init=depth_aware,lr=0.2,lr_mode=fixed,seed=0", "init=depth_aware,lr=0.2,lr_mode=fixed,seed=1"]
-    assert runs["init=depth_aware,lr=0.2,lr_mode=fixed,seed=1"]["width"] == 16
+    assert list(runs) == ["init=he+lr=0.5+lr_mode=calibrated+seed=0", "init=he+lr=0.5+lr_mode=calibrated+seed=1",
+                          "init=depth_aware+lr=0.2+lr_mode=fixed+seed=0", "init=depth_aware+lr=0.2+lr_mode=fixed+seed=1"]
+    assert runs["init=depth_aware+lr=0.2+lr_mode=fixed+seed=1"]["width"] == 16
 
 
 def test_vary_and_conditions_together_are_refused(default_config, schema):
@@ -95,7 +95,7 @@ def test_seed_jobs_are_one_per_condition_or_one_per_run(default_config, schema):
     jobs = seed_jobs(config, "width")
     widths, seeds = config["experiments"]["width"]["vary"]["width"], config["experiments"]["width"]["seeds"]
     assert list(jobs) == [f"width={w}" for w in widths]
-    assert jobs[f"width={widths[1]}"] == [f"width={widths[1]},seed={s}" for s in seeds]
+    assert jobs[f"width={widths[1]}"] == [f"width={widths[1]}+seed={s}" for s in seeds]
     assert sorted(r for runs in jobs.values() for r in runs) == sorted(experiment_runs(config, "width"))
     config["experiments"]["width"]["training"] = {"seed_batching": "per_seed"}
     assert seed_jobs(config, "width") == {run: [run] for run in experiment_runs(config, "width")}
@@ -170,7 +170,7 @@ def test_full_batch_follows_n_train(default_config, schema):
     validate_config(config, schema)
     runs = experiment_runs(config, "batch")
     assert {settings["batch_size"] for settings in runs.values()} == {128, 64, 16}
-    assert "batch_size=128,seed=0" in runs  # run ids name the size, so tables and figures stay numeric
+    assert "batch_size=128+seed=0" in runs  # run ids name the size, so tables and figures stay numeric
 
 
 def test_an_unknown_batch_word_is_refused(default_config, schema):
@@ -178,3 +178,20 @@ def test_an_unknown_batch_word_is_refused(default_config, schema):
     config["experiments"]["batch"]["vary"]["batch_size"] = ["all", 16]
     with pytest.raises(ConfigError, match=re.escape("config key 'experiments.batch.vary.batch_size[0]'")):
         validate_config(config, schema)
+
+
+def test_run_ids_survive_the_cluster_job_command_line(default_config):
+    """A cluster job gets its wildcards through `snakemake --target-jobs`; Snakemake's own encoder and
+    parser must give every run id back unchanged (a comma would be split off)."""
+    from snakemake.target_jobs import parse_target_jobs_cli_args
+    from snakemake_interface_executor_plugins.utils import TargetSpec, encode_target_jobs_cli_args
+
+    for experiment in enabled_experiments(default_config):
+        for run in experiment_runs(default_config, experiment):
+            spec = TargetSpec("train", {"experiment": experiment, "run": run})
+            parsed = parse_target_jobs_cli_args(encode_target_jobs_cli_args([spec]))[0]
+            assert parsed.wildcards_dict == {"experiment": experiment, "run": run}
+
+
+def test_float_values_in_run_ids_have_no_separator():
+    assert run_id({"lr": 1e6, "momentum": 0.9}, 0) == "lr=1e06+momentum=0.9+seed=0"

@@ -4,7 +4,9 @@ An experiment block names its conditions, either as a grid (`vary`, a cartesian 
 explicit list (`conditions`, for settings that only make sense together, such as an lr value and
 its lr_mode), and seeds; each condition times each seed is one run, with the settings `training`
 defaults <- experiment `training` overrides <- condition values <- seed. Run ids are hive-style
-("width=64,seed=0") so that a path names its settings.
+("width=64+seed=0") so that a path names its settings. Their separator is '+', not ',': a cluster job
+gets its run id through `snakemake --target-jobs rule:experiment=...,run=...`, which Snakemake 9
+splits at every comma (quoted or not), so a comma in a wildcard value breaks every remote executor.
 
 Training and probing run in jobs (`seed_jobs`): with `training.seed_batching: batched` (the default) one
 job per condition trains all its seeds together (lplr.batched), its id the condition's part of the run
@@ -22,7 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from lplr.formatting import SEPARATOR, format_value
+from lplr.formatting import RUN_ID_SEPARATOR, format_value
 from lplr.io import settings_hash
 
 
@@ -145,12 +147,12 @@ def data_key(settings: dict) -> str:
 
 
 def condition_id(point: dict) -> str:
-    """The condition's part of a run id: "width=64", "init=he,lr=0.5,lr_mode=calibrated", "" for none."""
-    return SEPARATOR.join(f"{key}={format_value(value)}" for key, value in point.items())
+    """The condition's part of a run id: "width=64", "init=he+lr=0.5+lr_mode=calibrated", "" for none."""
+    return RUN_ID_SEPARATOR.join(f"{key}={format_value(value)}" for key, value in point.items())
 
 
 def run_id(point: dict, seed: int) -> str:
-    return SEPARATOR.join(filter(None, [condition_id(point), f"seed={seed}"]))
+    return RUN_ID_SEPARATOR.join(filter(None, [condition_id(point), f"seed={seed}"]))
 
 
 def condition_keys(config: dict, experiment: str) -> list[str]:

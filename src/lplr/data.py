@@ -175,6 +175,17 @@ def check_sizes(settings: dict, indices: list[int], key: str) -> None:
 NORMALIZATIONS = ("unit_norm", "pixels", "standardize")
 
 
+# one stored image (C, H, W) per data set, before data.downsample
+IMAGE_SHAPES = {"mnist5k": (1, 28, 28), "digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def sample_shape(settings: dict) -> tuple[int, int, int]:
+    """One prepared sample's shape (C, H, W) from the data settings, without loading the data set."""
+    c, h, w = IMAGE_SHAPES[settings["dataset"]]
+    factor = int(settings.get("downsample", 1))
+    return c, h // factor, w // factor
+
+
 def downsample(images: np.ndarray, factor: int) -> np.ndarray:
     """Average-pool [N, C, H, W] images over non-overlapping factor x factor blocks (factor 1: unchanged).
 

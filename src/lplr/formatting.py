@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-SEPARATOR = ","  # between the settings of a run id or condition label: 'width=64,seed=0'
+SEPARATOR = ","  # between the settings of a condition label (tables, paper keys, figure notes)
+# Run ids join settings with '+', not ',': a cluster job gets its run id through `snakemake
+# --target-jobs rule:experiment=...,run=...`, which Snakemake 9 splits at every comma (quoted or not).
+RUN_ID_SEPARATOR = "+"
 
 
 def format_value(value: Any) -> str:
@@ -26,7 +29,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         value = float(value)
         short = f"{value:g}"
-        return short if float(short) == value else repr(value)
+        # 1e+06 -> 1e06: no run id separator inside a value
+        return (short if float(short) == value else repr(value)).replace("e+", "e")
     return str(value)
 
 
@@ -43,14 +47,15 @@ def format_number(value: Any, digits: int = 3) -> str:
 
 
 def condition_label(settings, columns: list[str]) -> str:
-    """A condition as in run ids: 'width=64' or 'init=he,lr=0.2,lr_mode=fixed' (columns in the given order)."""
+    """A condition's label in tables and paper keys: 'width=64' or 'init=he,lr=0.2,lr_mode=fixed' (columns in
+    the given order; SEPARATOR between settings: a label is never a wildcard, unlike a run id)."""
     return SEPARATOR.join(f"{column}={format_value(settings[column])}" for column in columns)
 
 
 def parse_run_id(run_id: str) -> dict:
-    """'width=64,lr=0.0001,seed=0' -> {'width': 64, 'lr': 0.0001, 'seed': 0}: numbers parsed, text kept."""
+    """'width=64+lr=0.0001+seed=0' -> {'width': 64, 'lr': 0.0001, 'seed': 0}: numbers parsed, text kept."""
     settings = {}
-    for part in str(run_id).split(SEPARATOR):
+    for part in str(run_id).split(RUN_ID_SEPARATOR):
         key, sep, value = part.partition("=")
         if not sep:
             continue

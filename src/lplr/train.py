@@ -39,22 +39,13 @@ from tqdm import tqdm
 
 from lplr import ntk
 from lplr.data import load_prepared
+from lplr.devices import resolve_device
 from lplr.io import git_commit, package_versions, read_json, settings_hash, torch_save, write_csv, write_json
 from lplr.models import build_model
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_time", "test_loss", "test_accuracy",
                   "batch_loss", "epoch"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' is cuda when present, else cpu; an explicit 'cuda' without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' was requested (config key 'device') but torch sees no CUDA GPU; "
-                           "use device=auto or device=cpu")
-    return torch.device(name)
 
 
 def configure_torch(device: torch.device, threads: int | None) -> None:

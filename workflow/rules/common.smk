@@ -23,6 +23,9 @@ from lplr.config import (
     seed_jobs,
     validate_config,
 )
+from lplr import resources
+from lplr.formatting import RUN_ID_SEPARATOR
+from lplr.data import sample_shape
 
 from lplr.bundle import BundleError, bundle_name, check_restored_config, restored_manifest
 from lplr.provenance import describe, export
@@ -129,7 +132,7 @@ def batch_groups():
 def batched_paths(experiment, seeds, pattern):
     """`pattern` ('results/train/{run}/metrics.csv') for each seed of a batched job, with {experiment} and
     the condition ({condition}; absent when the experiment has one condition) as wildcards."""
-    prefix = "{condition}," if condition_keys(config, experiment) else ""
+    prefix = "{condition}" + RUN_ID_SEPARATOR if condition_keys(config, experiment) else ""
     return [pattern.replace("{run}", f"{{experiment}}/{prefix}seed={seed}") for seed in seeds]
 
 
@@ -201,6 +204,52 @@ def bundle_inputs():
         files += [f"results/fits/{name}/{table}.csv" for table in ("runs", "curves", "probes")]
         files += [f"results/tables/{name}_{table}.csv" for table in ("summary", "sensitivity", "trends")]
     return list(dict.fromkeys(files))  # a shared run is listed by every experiment that reads it
+
+
+def probe_checkpoints(pattern):
+    """The checkpoints folder: kept, or temp() (deleted once probed) with ntk.keep_checkpoints: false."""
+    return directory(pattern) if config["ntk"]["keep_checkpoints"] else temp(directory(pattern))
+
+
+# Cluster requests of train and probe_ntk from the job's size (lplr.resources), in the form
+# Snakemake calls them: (wildcards[, attempt]); `attempt` grows memory and time on each retry.
+def job_size(wildcards):
+    """(settings, n, n_probe, P) of one of the job's runs (a job's runs differ by seed only)."""
+    run, settings = next(iter(job_runs(wildcards).items()))
+    data = DATA_SETTINGS[DATA_KEYS[wildcards.experiment][run]]
+    shape = sample_shape(data)
+    params = resources.parameter_count(settings.get("arch", "mlp"), settings["width"], settings["depth"], shape)
+    n = data["n_train"]
+    return settings, n, min(n, config["ntk"]["probe_size"]), params
+
+
+def job_threads(wildcards):
+    settings, n, _, params = job_size(wildcards)
+    return resources.cpus_per_task(params, n, config["device"])
+
+
+def train_mem_mb(wildcards, attempt):
+    settings, n, _, params = job_size(wildcards)
+    return resources.train_memory_mb(params, n, settings["width"], settings["depth"], seeds_per_job(wildcards),
+                                     config["device"], attempt)
+
+
+def train_runtime(wildcards, attempt):
+    settings, n, _, params = job_size(wildcards)
+    return resources.train_runtime_min(params, n, settings["steps"], seeds_per_job(wildcards), config["device"],
+                                       attempt)
+
+
+def probe_mem_mb(wildcards, attempt):
+    settings, n, n_probe, params = job_size(wildcards)
+    return resources.probe_memory_mb(params, n_probe, settings["width"], settings["depth"], settings["checkpoints"],
+                                     seeds_per_job(wildcards), config["device"], attempt)
+
+
+def probe_runtime(wildcards, attempt):
+    settings, n, n_probe, params = job_size(wildcards)
+    return resources.probe_runtime_min(params, n, n_probe, settings["width"], settings["depth"],
+                                       settings["checkpoints"], seeds_per_job(wildcards), config["device"], attempt)
 
 
 def all_targets():

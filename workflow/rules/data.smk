@@ -1,4 +1,5 @@
 rule prepare_data:
+    localrule: True
     output:
         data="results/data/{data_key}/data.pt",
         manifest="results/data/{data_key}/manifest.json",

@@ -8,6 +8,7 @@ for _name in FIGURES:
     rule:
         name:
             f"figure_{_name}"
+        localrule: True
         input:
             **figure_inputs(_name),
         output:

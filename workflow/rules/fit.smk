@@ -1,6 +1,7 @@
 # The analysis stage: every statistic of an experiment, computed once (lplr.analysis). Figures, notebooks
 # and the paper read only what this rule writes.
 rule fit_experiment:
+    localrule: True
     input:
         metrics=experiment_files("results/train/{experiment}/{run}/metrics.csv"),
         manifests=experiment_files("results/train/{experiment}/{run}/manifest.json"),

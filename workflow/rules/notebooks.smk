@@ -1,5 +1,6 @@
 # Notebooks are jupytext percent-format sources, executed by papermill with parameters.
 rule notebook_width_analysis:
+    localrule: True
     input:
         notebook="workflow/notebooks/width_analysis.py",
         runs="results/fits/width/runs.csv",

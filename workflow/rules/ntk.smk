@@ -17,11 +17,14 @@ rule probe_ntk:
         "logs/ntk/{experiment}/{run}.log",
     wildcard_constraints:
         experiment=PER_SEED,
-    threads: 1
+    benchmark:
+        "results/benchmarks/probe/{experiment}/{run}.tsv"
+    threads: job_threads
     resources:
         gpu=train_gpus(),
-        mem_mb=8000,
-        runtime=60,
+        cpus_per_task=job_threads,
+        mem_mb=probe_mem_mb,
+        runtime=probe_runtime,
     conda:
         ENV
     script:

@@ -1,4 +1,5 @@
 rule numbers:
+    localrule: True
     input:
         summaries=expand("results/tables/{experiment}_summary.csv", experiment=EXPERIMENTS),
         runs=expand("results/fits/{experiment}/runs.csv", experiment=EXPERIMENTS),
@@ -19,6 +20,7 @@ rule numbers:
 
 
 rule paper:
+    localrule: True
     input:
         tex="paper/main.tex",
         bib="paper/refs.bib",

@@ -5,7 +5,7 @@ rule train:
     output:
         metrics="results/train/{experiment}/{run}/metrics.csv",
         manifest="results/train/{experiment}/{run}/manifest.json",
-        checkpoints=directory("results/train/{experiment}/{run}/checkpoints"),
+        checkpoints=probe_checkpoints("results/train/{experiment}/{run}/checkpoints"),
     params:
         settings=run_settings,
         device=config["device"],
@@ -13,11 +13,14 @@ rule train:
         "logs/train/{experiment}/{run}.log",
     wildcard_constraints:
         experiment=PER_SEED,
-    threads: 1
+    benchmark:
+        "results/benchmarks/train/{experiment}/{run}.tsv"
+    threads: job_threads
     resources:
         gpu=train_gpus(),
-        mem_mb=4000,
-        runtime=120,
+        cpus_per_task=job_threads,
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
     conda:
         ENV
     script:
@@ -36,7 +39,7 @@ for experiment, suffix, seeds, constraints in batch_groups():
         output:
             metrics=batched_paths(experiment, seeds, "results/train/{run}/metrics.csv"),
             manifests=batched_paths(experiment, seeds, "results/train/{run}/manifest.json"),
-            checkpoints=[directory(p) for p in batched_paths(experiment, seeds, "results/train/{run}/checkpoints")],
+            checkpoints=[probe_checkpoints(p) for p in batched_paths(experiment, seeds, "results/train/{run}/checkpoints")],
         params:
             runs=job_runs,
             data=job_data,
