@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lplr.analysis import analyse_experiment, analyse_run
-from lplr.config import experiment_runs, run_sources
+from lplr.config import experiment_runs, run_id, run_sources
 
 FIT = {"lstar": "auto", "lstar_fallback": "min", "min_offset": 0.1, "confidence": 0.95, "lplr_exit_fraction": 0.5,
        "interpolation": {"loss_fraction": 1e-3, "min_params_per_point": 10},
@@ -94,6 +94,8 @@ def test_a_run_equal_to_an_earlier_experiments_run_is_shared(default_config):
     sources = run_sources(default_config)
     step = sources["step"]
     shared = {run: owner for run, owner in step.items() if owner[0] != "step"}
-    assert shared == {f"lr=0.5,seed={s}": ("width", f"width=64,seed={s}") for s in default_config["experiments"]["step"]["seeds"]}
-    assert all(owner == ("cnn", run) for run, owner in sources["batch"].items() if run.startswith("batch_size=64,"))
+    seeds = default_config["experiments"]["step"]["seeds"]
+    assert shared == {run_id({"lr": 0.5}, s): ("width", run_id({"width": 64}, s)) for s in seeds}
+    batch_64 = {run_id({"batch_size": 64}, s) for s in default_config["experiments"]["batch"]["seeds"]}
+    assert {run: owner for run, owner in sources["batch"].items() if run in batch_64} == {run: ("cnn", run) for run in batch_64}
     assert set(sources["width"].values()) == {("width", run) for run in experiment_runs(default_config, "width")}
