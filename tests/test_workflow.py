@@ -109,6 +109,11 @@ def test_no_interval_of_a_positive_quantity_has_a_negative_bound(tiny_run):
         positive = frame[frame["scale"].isin(["log", "logit"])]
         assert (positive["ci_low"].dropna() > 0).all(), summary.name
         assert (frame["n"] <= frame["n_runs"]).all()
+        runs = pd.read_csv(tiny_run / "results/fits" / summary.name.replace("_summary.csv", "") / "runs.csv")
+        for statistic, rows in frame.groupby("statistic"):  # a statistic never negative in any run: no negative bound
+            values = pd.to_numeric(runs[statistic], errors="coerce").dropna()
+            if len(values) and (values >= 0).all():
+                assert (rows["ci_low"].dropna() >= 0).all(), f"{summary.name}: {statistic}"
 
 
 def test_shared_runs_are_trained_once(tiny_run):

@@ -13,7 +13,8 @@ Scales (SCALES below; a statistic not listed there is not summarised):
     logit   fractions in (0, 1) (shares of ||r||^2, test accuracy): the t-interval on the logit scale,
             mapped back, so a bound never leaves (0, 1).
     linear  signed quantities (PL slope, LQCR q, log ratios): the mean and its t-interval.
-    order   step counts (window start and end, LPLR exit): the median and [min, max] across seeds, a
+    order   step counts and fractions that can be 0 (window start and end, LPLR exit, the share of probes
+            with q_t < 0): the median and [min, max] across seeds, a
             distribution-free interval for the median with coverage 1 - 2^(1 - n) (75% at 3 seeds,
             99.2% at 8), reported in `coverage`, since a t-interval of steps can go below 0.
 A bootstrap over seeds is not used: with 3 seeds it has 10 distinct resamples.
@@ -28,7 +29,7 @@ from scipy import special, stats
 SCALES = {
     # the window fit, under the run's headline L*
     "rate": "log", "r2": "linear", "pl_slope": "linear", "pl_envelope": "log", "t0": "order", "t1": "order",
-    "lstar": "linear",
+    "lstar": "order",
     # rates along training with L* = 0 (lplr.rates)
     "rate_early": "log", "rate_late": "log", "rate_slowdown": "log", "first_order_ratio": "log",
     "pl_bound_tightness": "log", "linearised_local_ratio": "log", "rate_over_predicted": "log",
@@ -41,7 +42,7 @@ SCALES = {
     # the kernel (lplr.probe)
     "mu_0": "log", "mu_at_t0": "log", "predicted_rate": "log", "sharpness_at_t0": "log", "sharpness_max": "log",
     "lambda_min_ratio_final": "log", "lambda_min_ratio_min": "log", "kernel_change_final": "log",
-    "lplr_exit_step": "order", "lqcr_min": "linear", "lqcr_negative_fraction": "linear",
+    "lplr_exit_step": "order", "lqcr_min": "linear", "lqcr_negative_fraction": "order",
     "linearised_final_log10_ratio": "linear", "linearised_max_abs_log10": "log", "audit_max_rel_error": "log",
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
