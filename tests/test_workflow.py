@@ -179,8 +179,8 @@ def test_a_condition_partly_shared_with_an_earlier_experiment_gets_its_own_batch
     assert result.returncode == 0, result.stderr[-2000:]
     counts = job_counts(result.stdout + result.stderr)
     assert (counts["train_step"], counts["train_step_1"], counts["train_init"]) == (1, 1, 1)
-    assert "results/train/step/lr=0.5,seed=2/metrics.csv" in result.stdout
-    assert "results/train/step/lr=0.5,seed=0/metrics.csv" not in result.stdout
+    assert "results/train/step/lr=0.5+seed=2/metrics.csv" in result.stdout
+    assert "results/train/step/lr=0.5+seed=0/metrics.csv" not in result.stdout
 
 
 def job_counts(output: str) -> dict:

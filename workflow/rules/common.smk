@@ -132,7 +132,7 @@ def batch_groups():
 def batched_paths(experiment, seeds, pattern):
     """`pattern` ('results/train/{run}/metrics.csv') for each seed of a batched job, with {experiment} and
     the condition ({condition}; absent when the experiment has one condition) as wildcards."""
-    prefix = "{condition}" + RUN_ID_SEPARATOR if condition_keys(config, experiment) else ""
+    prefix = f"{{condition}}{RUN_ID_SEPARATOR}" if condition_keys(config, experiment) else ""
     return [pattern.replace("{run}", f"{{experiment}}/{prefix}seed={seed}") for seed in seeds]
 
 
