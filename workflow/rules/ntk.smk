@@ -58,8 +58,9 @@ for experiment, suffix, seeds, constraints in batch_groups():
         threads: 1
         resources:
             gpu=train_gpus(),
-            mem_mb=8000,
-            runtime=60,
+            cpus_per_task=1,
+            mem_mb=probe_mem_mb,
+            runtime=probe_runtime,
         conda:
             ENV
         script:

@@ -52,8 +52,9 @@ for experiment, suffix, seeds, constraints in batch_groups():
         threads: 1
         resources:
             gpu=train_gpus(),
-            mem_mb=4000,
-            runtime=120,
+            cpus_per_task=1,
+            mem_mb=train_mem_mb,
+            runtime=train_runtime,
         conda:
             ENV
         script:
