@@ -41,9 +41,9 @@ from tqdm import tqdm
 
 from lplr import models, ntk
 from lplr.data import load_prepared
-from lplr.io import git_commit, package_versions, read_json, settings_hash, torch_save, write_csv, write_json
+from lplr.io import git_commit, package_versions, read_json, settings_hash, torch_save, write_json
 from lplr.models import build_model
-from lplr.train import (DTYPES, BatchStream, _block_rows, _host_copy, _metrics_frame, _remove_partial_writes,
+from lplr.train import (DTYPES, BatchStream, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
                         batch_seed, checkpoint_steps, configure_torch, learning_rate, optimizer_settings,
                         resolve_device)
 
@@ -333,16 +333,7 @@ def _finish_run(out_dir: Path, staging: Path, settings: dict, rows: list, test_r
                 ckpt_steps: set, info: dict) -> dict:
     """Write one seed's metrics.csv, checkpoints/ and manifest.json (the keys of lplr.train's manifest)."""
     steps, opt, n = settings["steps"], info["opt"], info["n"]
-    last_step = steps if diverged_step is None else diverged_step
-    saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
-    for path in staging.glob("step_*.pt"):  # a diverged run keeps only the checkpoints before the blow-up
-        if int(path.stem.split("_")[1]) not in saved_steps:
-            path.unlink()
-    metrics = _metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step})
-    write_csv(metrics, out_dir / "metrics.csv")
-    final_dir = out_dir / "checkpoints"
-    shutil.rmtree(final_dir, ignore_errors=True)
-    staging.rename(final_dir)
+    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps, diverged_step, rows, test_rows)
     manifest = {
         "status": "completed" if diverged_step is None else "diverged",
         "diverged_step": diverged_step,

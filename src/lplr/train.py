@@ -292,16 +292,7 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
             last_resume = t
     bar.close()
 
-    last_step = steps if diverged_step is None else diverged_step
-    saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
-    for path in staging.glob("step_*.pt"):  # a diverged run keeps only the checkpoints before the blow-up
-        if int(path.stem.split("_")[1]) not in saved_steps:
-            path.unlink()
-    metrics = _metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step})
-    write_csv(metrics, out_dir / "metrics.csv")
-    final_dir = out_dir / "checkpoints"
-    shutil.rmtree(final_dir, ignore_errors=True)
-    staging.rename(final_dir)
+    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps, diverged_step, rows, test_rows)
     manifest = {
         "status": status,
         "diverged_step": diverged_step,
@@ -330,6 +321,23 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
     write_json(out_dir / "manifest.json", manifest)
     resume_file.unlink(missing_ok=True)
     return manifest
+
+
+def finish_outputs(out_dir: Path, staging: Path, steps: int, ckpt_steps: set, diverged_step, rows: list,
+                   test_rows: dict) -> list[int]:
+    """Write metrics.csv and move the staged checkpoints to checkpoints/; return the checkpoint steps kept
+    (a diverged run keeps only those before the blow-up)."""
+    last_step = steps if diverged_step is None else diverged_step
+    saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
+    for path in staging.glob("step_*.pt"):
+        if int(path.stem.split("_")[1]) not in saved_steps:
+            path.unlink()
+    metrics = _metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step})
+    write_csv(metrics, out_dir / "metrics.csv")
+    final_dir = out_dir / "checkpoints"
+    shutil.rmtree(final_dir, ignore_errors=True)
+    staging.rename(final_dir)
+    return saved_steps
 
 
 @torch.no_grad()
