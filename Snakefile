@@ -19,6 +19,7 @@ if not RESTORED:  # restore mode (lplr.bundle): these stages' outputs come from 
 
 
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/paper.smk"

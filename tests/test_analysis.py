@@ -95,7 +95,8 @@ def test_a_run_equal_to_an_earlier_experiments_run_is_shared(default_config):
     step = sources["step"]
     shared = {run: owner for run, owner in step.items() if owner[0] != "step"}
     seeds = default_config["experiments"]["step"]["seeds"]
-    assert shared == {run_id({"lr": 0.5}, s): ("width", run_id({"width": 64}, s)) for s in seeds}
+    # E3's first condition (the E1 step, 2000 steps) at width 64 is E1's width-64 run
+    assert shared == {run_id({"lr": 0.01, "steps": 2000}, s): ("width", run_id({"width": 64}, s)) for s in seeds}
     batch_64 = {run_id({"batch_size": 64}, s) for s in default_config["experiments"]["batch"]["seeds"]}
     assert {run: owner for run, owner in sources["batch"].items() if run in batch_64} == {run: ("cnn", run) for run in batch_64}
     assert set(sources["width"].values()) == {("width", run) for run in experiment_runs(default_config, "width")}

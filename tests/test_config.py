@@ -52,7 +52,7 @@ def test_data_key_changes_with_every_preparation_setting(default_config, schema)
     config = validate_config(copy.deepcopy(default_config), schema)
     base = data_settings(config, "width")
     keys = {data_key(base)}
-    for change in ({"n_train": 100}, {"seed": 1}, {"classes": [3, 8]}, {"normalization": "pixels"}):
+    for change in ({"n_train": 100}, {"seed": 1}, {"classes": [3, 8]}, {"normalization": "unit_norm"}):
         keys.add(data_key({**base, **change}))
     assert len(keys) == 5
     assert data_key({**base, "root": "/elsewhere"}) == data_key(base)  # where downloads live changes nothing

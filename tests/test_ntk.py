@@ -176,3 +176,18 @@ def test_unknown_method_names_the_options():
         ntk.empirical_ntk(model, x, method="fast")
     with pytest.raises(ValueError, match="'dense' or 'iterative'"):
         ntk.extreme_eigenvalues(torch.eye(3), method="lanczos")
+
+
+@pytest.mark.parametrize("make", [lambda: models.MLP(10, 32, depth=3), lambda: small_cnn()], ids=["mlp", "cnn"])
+def test_power_iteration_finds_lambda_max_and_warm_starts(make):
+    """ntk.top_eigenpair (the sharpness tracked during training): the Rayleigh quotient is a lower bound on
+    lambda_max and reaches it; warm-started from its own vector, one iteration keeps it there."""
+    torch.manual_seed(7)
+    model = make().double()
+    x = torch.rand(24, 10, dtype=torch.float64) if isinstance(model, models.MLP) else torch.rand(24, 1, 6, 6, dtype=torch.float64)
+    exact = float(ntk.spectrum(ntk.empirical_ntk(model, x, method="jacobian"))[-1])
+    lam, v = ntk.top_eigenpair(model, x, iterations=50)
+    assert float(lam) <= exact * (1 + 1e-12) and math.isclose(float(lam), exact, rel_tol=1e-8)
+    assert math.isclose(float(v.norm()), 1.0, rel_tol=1e-12)
+    again, _ = ntk.top_eigenpair(model, x, v0=v, iterations=1)
+    assert math.isclose(float(again), exact, rel_tol=1e-10)

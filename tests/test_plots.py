@@ -24,8 +24,9 @@ def checkpoint_steps(steps: int, count: int = 8) -> list[int]:
     return sorted({0, steps, *np.round(np.geomspace(1, steps, count - 1)).astype(int).tolist()})
 
 
-def curve(steps, rate, t0=40, floor=1e-4, seed=0, eval_every=1, flat=False, sgd=False) -> pd.DataFrame:
-    """Gap: a fast transient up to t0, then exp(-rate t); G = 0.6 gap^0.8; relative drift saturating."""
+def curve(steps, rate, t0=40, floor=1e-4, seed=0, eval_every=1, flat=False, sgd=False, sharpness_peak=0.8) -> pd.DataFrame:
+    """Gap: a fast transient up to t0, then exp(-rate t); G = 0.6 gap^0.8; relative drift saturating; the
+    sharpness tracked every 10 steps, rising to `sharpness_peak`."""
     rng = np.random.default_rng(seed)
     t = np.arange(0, steps + 1, eval_every)
     log_gap = np.where(t < t0, -0.06 * t, -0.06 * t0 - rate * (t - t0))
@@ -43,6 +44,7 @@ def curve(steps, rate, t0=40, floor=1e-4, seed=0, eval_every=1, flat=False, sgd=
     frame.loc[probes, "test_accuracy"] = 0.99
     if sgd:
         frame["batch_loss"] = frame["loss"] * np.exp(0.3 * rng.standard_normal(len(t)))
+    frame["sharpness"] = np.where(t % 10 == 0, 0.2 + (sharpness_peak - 0.2) * np.sqrt(t / steps), np.nan)
     return frame
 
 
@@ -81,7 +83,7 @@ def manifest(status, lr, sharpness_0, steps, diverged_step=None) -> dict:
             "n_train": N}
 
 
-def experiment(conditions, seeds, steps=600, eval_every=1, diverged=(), no_window=(), sgd=False):
+def experiment(conditions, seeds, steps=600, eval_every=1, diverged=(), no_window=(), sgd=False, sharpness_peak=0.8):
     """{run id: run} as lplr.analysis.load_run gives it; `conditions` = [(settings, rate, lr, sharpness_0,
     exit_after)], `diverged` / `no_window` = (condition index, seed) pairs."""
     runs = {}
@@ -95,7 +97,8 @@ def experiment(conditions, seeds, steps=600, eval_every=1, diverged=(), no_windo
                 runs[run] = {"settings": {**condition, "seed": seed}, "metrics": metrics, "spectrum": spec,
                              "eigen": eigen, "manifest": manifest("diverged", eta, sharpness_0, steps, 37)}
                 continue
-            metrics = curve(steps, rate, seed=seed, eval_every=eval_every, flat=(k, seed) in no_window, sgd=sgd)
+            metrics = curve(steps, rate, seed=seed, eval_every=eval_every, flat=(k, seed) in no_window, sgd=sgd,
+                            sharpness_peak=sharpness_peak * (1 + 0.2 * seed))
             spec, eigen = spectrum(steps, eta, exit_after, sharpness_0, metrics, seed)
             runs[run] = {"settings": {**condition, "seed": seed}, "metrics": metrics, "spectrum": spec, "eigen": eigen,
                          "manifest": manifest("completed", eta, sharpness_0, steps)}
@@ -112,6 +115,10 @@ EXPERIMENTS = {
     "width": lambda: experiment([({"width": w}, 0.006 + 0.002 * i, 0.4, 0.8 + 0.2 * i, 150 * 4 ** i)
                                  for i, w in enumerate((32, 64, 128))],
                                 seeds=(0, 1, 2), diverged={(2, 2)}, no_window={(0, 2)}),
+    "width_calibrated": lambda: experiment([({"width": w}, 0.006, 0.4, 0.4, 5000) for w in (32, 64)], seeds=(0, 1),
+                                           diverged={(1, 1)}),
+    "width_eos": lambda: experiment([({"width": w}, 0.01, 0.4, 1.0, 5000) for w in (32, 64)], seeds=(0, 1),
+                                    sharpness_peak=2.2),
     "init": lambda: experiment([({"init": init, "lr_mode": mode, "lr": lr}, rate, 0.4, sharpness, 5000)
                                 for mode, lr in (("fixed", 0.2), ("calibrated", 0.5))
                                 for init, rate, sharpness in (("he", 0.012, 1.0), ("depth_aware", 0.005, 0.2))],
@@ -125,7 +132,7 @@ EXPERIMENTS = {
                                                                                           (200, 0.004))],
                                 seeds=(0, 1, 2), steps=1000, eval_every=10, diverged={(2, 2)}, sgd=True),
 }
-VARY = {"width": ["width"], "init": ["init", "lr", "lr_mode"], "step": ["lr"], "cnn": ["batch_size"],
+VARY = {"width": ["width"], "width_calibrated": ["width"], "width_eos": ["width"], "init": ["init", "lr", "lr_mode"], "step": ["lr"], "cnn": ["batch_size"],
         "batch": ["batch_size"]}
 
 EXPECTED_TEXT = {
@@ -138,6 +145,9 @@ EXPECTED_TEXT = {
     "ntk_stability": ("diverged at step", "no linear window", "edge of stability", "leaves the LPLR (3/8 runs)",
                       "$q_t < 0$ at some probe: 3/8 runs"),
     "pl_ratio": ("diverged at step", "median"),
+    "sharpness": ("6 of 8 runs stay at or below 1", "GD stability limit", "diverged at step"),
+    "sharpness_calibrated": ("3 of 3 runs stay at or below 1", "diverged at step"),
+    "sharpness_eos": ("0 of 4 runs stay at or below 1", r"$\eta \leq 1/L$"),
     "cnn_sgd": ("diverged at step", "no linear window", "seed 2: no window", "slope 1"),
     "batch_size": ("n = 2-3 of 3 runs",),
 }
@@ -169,7 +179,7 @@ def drawn(tmp_path_factory, tables):
         real_save(fig, path)
 
     with pytest.MonkeyPatch.context() as patch:
-        for module in ("width", "init", "step", "sgd"):
+        for module in ("width", "init", "step", "sgd", "regimes"):
             patch.setattr(f"lplr.plots.{module}.save", save)
         for name in FIGURES:
             inputs = {t: str(tables / p) for t, p in figure_inputs(name).items()}

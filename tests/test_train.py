@@ -218,7 +218,8 @@ def test_batch_stream_is_a_sequence_of_permutations_and_restores_exactly():
 
 @pytest.mark.parametrize("extra", [{}, SGD], ids=["gd", "sgd"])
 def test_sigkill_and_restart_gives_the_uninterrupted_metrics(tmp_path, data_file, one_thread, extra):
-    settings = {**BASE, **extra, "steps": 1000, "metrics_block": 25, "resume_every": 50, "checkpoints": 8}
+    settings = {**BASE, **extra, "steps": 1000, "metrics_block": 25, "resume_every": 50, "checkpoints": 8,
+                "sharpness_every": 30}  # the power iteration's warm start is resumed too
     out = tmp_path / "killed"
     code = ("import json, sys; from lplr.train import train_run; "
             "train_run(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], device='cpu', threads=1)")
@@ -287,3 +288,22 @@ def test_gpu_run_matches_cpu_start_and_syncs_once_per_block(tmp_path, data_file)
     for name, value in torch.load(tmp_path / "cpu" / "checkpoints" / first).items():
         assert torch.equal(value, torch.load(tmp_path / "cuda" / "checkpoints" / first)[name])
     np.testing.assert_allclose(metrics(tmp_path / "cuda")["loss"], metrics(tmp_path / "cpu")["loss"], rtol=1e-3)
+
+
+def test_tracked_sharpness_is_eta_lambda_max_over_n_at_the_checkpoints(tmp_path, data_file):
+    """metrics.csv's sharpness column: eta lambda_max(Theta_t) / n every `sharpness_every` steps and at the
+    last step, NaN between; at a checkpoint it equals the value recomputed from the saved parameters."""
+    settings = {**BASE, "sharpness_every": 8, "sharpness_iterations": 30}
+    manifest = train_run(settings, data_file, tmp_path / "run", device="cpu")
+    m = metrics(tmp_path / "run").set_index("step")
+    tracked = sorted(set(range(0, settings["steps"] + 1, 8)) | {settings["steps"]})
+    assert m["sharpness"].dropna().index.tolist() == tracked
+    assert m["sharpness"][0] == pytest.approx(manifest["sharpness_0"], rel=1e-5)  # = lr in calibrated mode
+    x = torch.load(data_file)["x_train"].float()
+    for step in set(manifest["checkpoint_steps"]) & set(tracked):
+        model = build_model(settings, tuple(x.shape[1:]))
+        model.load_state_dict(torch.load(tmp_path / "run" / "checkpoints" / f"step_{step:07d}.pt"))
+        expected = manifest["lr"] * ntk.lambda_max(model.double(), x.double()) / len(x)
+        assert m["sharpness"][step] == pytest.approx(expected, rel=1e-4), step
+    untracked = train_run({**BASE}, data_file, tmp_path / "off", device="cpu")
+    assert untracked["status"] == "completed" and metrics(tmp_path / "off")["sharpness"].isna().all()

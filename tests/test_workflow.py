@@ -25,8 +25,11 @@ def tiny_config(default: dict) -> dict:
     config["data"].update(n_train=40, n_test=40)
     config["training"].update(steps=150, checkpoints=5, metrics_block=64, resume_every=100)
     config["experiments"]["width"].update(vary={"width": [8, 16]}, seeds=[0, 1])
+    config["experiments"]["width_calibrated"].update(vary={"width": [8, 16]}, seeds=[0])
+    config["experiments"]["width_eos"].update(vary={"width": [8]}, seeds=[0])
     for name in ("init", "step"):  # every experiment once, at one seed
         config["experiments"][name].update(seeds=[0], training={"width": 8})
+    config["experiments"]["step"]["conditions"] = [{"lr": 0.01, "steps": 150}, {"lr": 0.001, "steps": 300}]
     for name in ("cnn", "batch"):
         config["experiments"][name]["training"].update(width=2, depth=1)
         config["experiments"][name].update(seeds=[0])
@@ -294,3 +297,42 @@ def test_a_bundle_rebuilds_the_paper_elsewhere_without_training(tiny_run, tmp_pa
     assert len(words[0]) > 500 and words[0] == words[1]
     assert (fresh / "results/paper/numbers.tex").read_text() == (tiny_run / "results/paper/numbers.tex").read_text()
     assert f"LPLR results {manifest['git_commit']}, config {manifest['config_hash']}, drawn at {drawn}" in rebuilt
+
+
+def test_claims_ledger_rows_verdicts_and_paper_section(tiny_run, default_config):
+    from lplr.claims import VERDICTS
+
+    ledger = pd.read_csv(tiny_run / "results/tables/claims.csv")
+    configured = {c["id"] for c in default_config["claims"]["list"]}
+    assert set(ledger["claim"]) == configured  # every pre-registered claim has a row
+    assert ledger["verdict"].isin(VERDICTS).all()
+    tested = ledger[ledger["verdict"] != "not tested at this scale"]
+    assert (ledger["confidence"] == pytest.approx(1 - 0.05 / len(tested))).all()  # Bonferroni over the rows tested
+    # width 1024 and CIFAR-10 are not in the tiny config
+    for claim in ("width_1024_leaves", "sgd_pl_slope"):
+        assert (ledger.loc[ledger["claim"] == claim, "verdict"] == "not tested at this scale").all()
+    text = subprocess.run(["pdftotext", str(tiny_run / "results/paper/main.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "The paper’s claims, tested" in text or "The paper's claims, tested" in text
+    assert "Limitations" in text and "The paper's scale has not been run in this build" in text.replace("’", "'")
+
+
+def test_the_paper_prose_follows_the_data_when_a_direction_reverses(tiny_run, tmp_path):
+    """Plant E1 final losses that RISE with width (same slope in both seeds) and rebuild the paper with the real
+    DAG: the claims rule, numbers and LaTeX rerun, and the generated sentence of claim 3 says contradicted."""
+    workdir = tmp_path / "reversed"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    runs_csv = workdir / "results/fits/width/runs.csv"
+    runs = pd.read_csv(runs_csv)
+    runs["final_loss"] = 1e-4 * runs["width"]
+    runs.to_csv(runs_csv, index=False)
+    result = snakemake(workdir, "--cores", "1", "results/paper/main.pdf")
+    assert result.returncode == 0, result.stderr[-3000:]
+    ledger = pd.read_csv(workdir / "results/tables/claims.csv")
+    row = ledger[(ledger["claim"] == "final_loss_monotone") & (ledger["experiment"] == "width")].iloc[0]
+    assert row["verdict"] == "contradicted" and row["estimate"] == pytest.approx(1.0)
+    text = " ".join(subprocess.run(["pdftotext", str(workdir / "results/paper/main.pdf"), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    assert "(final_loss_monotone) on width" in text.replace("- ", "")
+    sentence = text[text.index("(final_loss_monotone) on width"):][:600]
+    assert "CONTRADICTED" in sentence and "SUPPORTED" not in sentence

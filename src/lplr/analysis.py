@@ -34,6 +34,29 @@ from lplr.probe import linearised_loss
 from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
 
 LN10 = math.log(10.0)
+# The step-size regime of a run, from its tracked sharpness s_t = eta lambda_max(Theta_t) / n (its maximum
+# over training): the theorem's step condition eta <= 1/L (L ~ lambda_max(Theta)/n near interpolation) is
+# s <= 1; GD on the local quadratic is stable while s < 2; above, the edge of stability (Cohen et al. 2021).
+REGIMES = ((1.0, "eta<=1/L"), (2.0, "stable, eta>1/L"), (math.inf, "edge of stability"))
+
+
+def regime_of(sharpness_max: float) -> str:
+    """The regime label of a run whose tracked sharpness peaks at `sharpness_max` ("untracked" if NaN)."""
+    if not np.isfinite(sharpness_max):
+        return "untracked"
+    return next(label for bound, label in REGIMES if sharpness_max <= bound)
+
+
+def matched_loss_steps(steps: np.ndarray, loss: np.ndarray, levels) -> dict[float, float]:
+    """{level: the first step where L_t <= level * L_0} (NaN where the run never gets there): drift and
+    kernel change compared at matched loss, not at matched step, across widths and step sizes."""
+    out = {}
+    for level in levels:
+        hit = np.flatnonzero(loss <= level * loss[0])
+        out[level] = float(steps[hit[0]]) if len(hit) else np.nan
+    return out
+
+
 TREND_STATISTICS = ("final_rel_drift", "final_loss", "decades", "rate_late", "kernel_change_final", "sharpness_max",
                     "mu_0", "lambda_min_ratio_min")
 
@@ -87,8 +110,8 @@ def run_curve(metrics: pd.DataFrame, eigen: dict, manifest: dict, fitted: dict, 
     """The per-step table of one run (see the module docstring)."""
     eta = manifest["lr"]
     steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
-    curve = metrics[[c for c in ("step", "loss", "grad_norm_sq", "drift", "rel_drift", "test_loss", "test_accuracy")
-                     if c in metrics]].copy()
+    curve = metrics[[c for c in ("step", "loss", "grad_norm_sq", "drift", "rel_drift", "test_loss", "test_accuracy",
+                                 "sharpness") if c in metrics]].copy()
     with np.errstate(invalid="ignore"):
         curve["gap"] = np.where(loss - fitted["lstar"] > 0, loss - fitted["lstar"], np.nan)
     curve["window_line"] = np.nan
@@ -156,6 +179,12 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
            "final_test_loss": float(tested["test_loss"].iloc[-1]) if len(tested) else np.nan}
     with np.errstate(divide="ignore", invalid="ignore"):
         row["decades"] = float(np.log10(np.float64(row["initial_loss"]) / row["final_loss"]))
+    tracked = metrics["sharpness"].dropna() if "sharpness" in metrics else pd.Series(dtype=float)
+    crossing = metrics.loc[tracked.index[tracked > 1.0], "step"]
+    row.update(sharpness_tracked_max=float(tracked.max()) if len(tracked) else np.nan,
+               sharpness_tracked_final=float(tracked.iloc[-1]) if len(tracked) else np.nan,
+               sharpness_first_above_1=float(crossing.iloc[0]) if len(crossing) else np.nan)
+    row["regime"] = regime_of(row["sharpness_tracked_max"]) if manifest["status"] == "completed" else manifest["status"]
     row["interpolates"], method = headline_lstar(row, manifest, fit_cfg)
     completed = manifest["status"] == "completed"
     fitted = fit_curve(metrics, method, fit_cfg) if completed else {
@@ -168,6 +197,13 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
         return row, curve, probes
 
     steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
+    rel_drift = metrics["rel_drift"].to_numpy(float)
+    for level, step in matched_loss_steps(steps, loss, fit_cfg.get("matched_loss", ())).items():
+        tag = f"{level:g}"
+        row[f"step_to_loss_{tag}"] = step
+        row[f"rel_drift_at_loss_{tag}"] = rel_drift[int(np.searchsorted(steps, step))] if np.isfinite(step) else np.nan
+    early = loss[steps <= fit_cfg.get("transient_steps", 20)]
+    row["early_transient"] = float(early.max() / loss[0])  # 1 when the loss never rises above L_0 early on
     row["rate_early"] = rates.segment_rate(steps, loss, *cfg_rates["early"])
     row["rate_late"] = rates.segment_rate(steps, loss, *cfg_rates["late"])
     row["rate_slowdown"] = row["rate_late"] / row["rate_early"] if row["rate_early"] > 0 else np.nan

@@ -3,8 +3,8 @@ forward and backward per step (torch.func), each seed with its own files.
 
 A job is the runs of one condition (settings equal but for the seed). Seed s of the job has exactly
 lplr.train's dynamics and diagnostics (see its docstring): its own theta_0 (torch.manual_seed(s), CPU),
-its own eta (calibrated on its own Theta_0), its own SGD batch stream, its own full-batch L, G and
-drift, its own checkpoints, metrics.csv and manifest.json in its own run folder. The S seeds' parameters
+its own eta (calibrated on its own Theta_0), its own SGD batch stream, its own full-batch L, G,
+drift and tracked sharpness (on its own copy of the model, so its bits are lplr.train's), its own checkpoints, metrics.csv and manifest.json in its own run folder. The S seeds' parameters
 live as rows of one [S, P] tensor; a step is
     (L_s, g_s)_s = vmap(grad_and_value(L))(theta, x, y)        one batched forward and backward
     v_s = momentum v_s + g_s,   theta_s -= eta_s v_s           one kernel over [S, P] each
@@ -45,7 +45,7 @@ from lplr.io import git_commit, package_versions, read_json, settings_hash, torc
 from lplr.models import build_model
 from lplr.train import (DTYPES, BatchStream, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
                         batch_seed, checkpoint_steps, configure_torch, learning_rate, optimizer_settings,
-                        resolve_device)
+                        resolve_device, sharpness_steps, tracked)
 
 SEED_KEYS = ("seed",)
 
@@ -208,6 +208,8 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
         raise ValueError(f"unknown step method {method!r}; use 'auto', 'mlp' or 'vmap'")
     loss_and_grad, forward = STEP_METHODS[method](template, stack)
     ckpt_steps = set(checkpoint_steps(steps, condition["checkpoints"]))
+    sharp_every, sharp_iterations = sharpness_steps(condition)
+    top_vectors = [None] * count  # each seed's power-iteration warm start
 
     def evaluated(t: int) -> bool:
         return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
@@ -227,6 +229,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
         for stream, saved in zip(streams or [], state["batches"] or []):
             stream.load_state_dict(saved)
         start, test_rows, diverged = state["step"], state["test_rows"], state["diverged"]
+        top_vectors = [None if v is None else v.to(device) for v in state.get("top_vectors") or top_vectors]
         rows = [[saved] for saved in state["rows"]]
         for i, step in enumerate(diverged):
             if step is not None:
@@ -239,7 +242,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
 
     seed_index = torch.arange(len(rows_of), device=device)[:, None]
     block = condition["metrics_block"]
-    buffer = torch.empty(block, len(rows_of), 4, dtype=dtype, device=device)  # per seed: L, G, drift^2, batch loss
+    buffer = torch.empty(block, len(rows_of), 5, dtype=dtype, device=device)  # per seed: L, G, drift^2, batch loss, sharpness
     last_resume, t, started = start, start, time.perf_counter()
     bar = tqdm(total=steps + 1, initial=start, desc=f"train {count} seeds", file=sys.stderr, mininterval=5)
     while t <= steps:
@@ -257,6 +260,14 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
                     buffer[i, :, 1:3] = norms
                     if streams is None:
                         buffer[i, :, 3] = loss
+                if tracked(s, steps, sharp_every):
+                    for j in range(count):
+                        if diverged[j] is None:
+                            with torch.no_grad():  # a copy into seed j's own model (own aligned storage)
+                                torch._foreach_copy_(list(models[j].parameters()),
+                                                     [view[j] for view in stack.views.values()])
+                            top, top_vectors[j] = ntk.top_eigenpair(models[j], x[j], top_vectors[j], sharp_iterations)
+                            buffer[i, j, 4] = top * (lrs[j] / n)
             if s in ckpt_steps:  # rare (log-spaced): host syncs here are fine
                 with torch.no_grad():
                     out = forward(x_test)
@@ -291,7 +302,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
         if all(step is not None for step in diverged):
             break
         if t - last_resume >= condition["resume_every"] and t <= steps:
-            _save_resume(resume_file, key, t, stack.flat, velocity, streams, rows, test_rows, diverged)
+            _save_resume(resume_file, key, t, stack.flat, velocity, streams, rows, test_rows, diverged, top_vectors)
             last_resume = t
     bar.close()
 
@@ -364,8 +375,10 @@ def _finish_run(out_dir: Path, staging: Path, settings: dict, rows: list, test_r
     return manifest
 
 
-def _save_resume(path: Path, key: str, step: int, flat, velocity, streams, rows, test_rows, diverged) -> None:
+def _save_resume(path: Path, key: str, step: int, flat, velocity, streams, rows, test_rows, diverged,
+                 top_vectors) -> None:
     torch_save({"key": key, "step": step, "params": _host_copy(flat),
+                "top_vectors": [None if v is None else _host_copy(v) for v in top_vectors],
                 "velocity": None if velocity is None else _host_copy(velocity),
                 "batches": None if streams is None else [s.state_dict() for s in streams],
                 "rows": [np.concatenate(r) for r in rows], "test_rows": test_rows, "diverged": diverged}, path)

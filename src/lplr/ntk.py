@@ -181,6 +181,33 @@ def ntk_matvec(model: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.flo
     return matvec
 
 
+@torch.no_grad()
+def top_eigenpair(model: nn.Module, x: torch.Tensor, v0: torch.Tensor | None = None,
+                  iterations: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lambda, v): the power iteration's estimate of lambda_max(Theta(x)) and its unit vector, in x's dtype
+    on x's device, with no host synchronisation (cheap enough to track the sharpness during training).
+
+    Theta is formed by the structured path for the package's MLPs (O(n m^2 D), about one training step),
+    and applied matrix-free (Theta v = J (J^T v), one vjp and one jvp) for other models. `iterations`
+    steps of v <- Theta v / ||Theta v|| from v0 (default: the all-ones vector, close to the top eigenvector
+    of a kernel of non-negative features; pass the previous estimate to warm-start along training), then
+    lambda = v^T Theta v, the Rayleigh quotient: a lower bound on lambda_max that converges as
+    (lambda_2 / lambda_1)^(2 iterations).
+    """
+    n = len(x)
+    if _is_structured_mlp(model):
+        theta = _ntk_mlp(model, x)
+        matvec = lambda v: theta @ v  # noqa: E731
+    else:
+        matvec = ntk_matvec(model, x, dtype=x.dtype)
+    v = torch.ones(n, dtype=x.dtype, device=x.device) if v0 is None else v0.to(x.dtype)
+    v = v / v.norm()
+    for _ in range(iterations):
+        w = matvec(v)
+        v = w / w.norm()
+    return v @ matvec(v), v
+
+
 # -----------------------------------------------------------------------------
 # spectrum
 

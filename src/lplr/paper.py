@@ -21,6 +21,7 @@ from lplr.io import write_csv, write_text
 
 KEY_PATTERN = r"[A-Za-z0-9_.=,\-]+"
 TABLE_STATISTICS = ["rate", "pl_slope", "final_loss"]
+TABLE_HEADERS = ["rate c", "PL slope beta", "final loss"]
 
 
 def _with_interval(base: str, row) -> list[dict]:
@@ -67,7 +68,12 @@ def run_counts(experiment: str, runs: pd.DataFrame) -> list[dict]:
               "interpolating": count("interpolates", lambda c: c.astype(bool)),
               "with_window": count("has_window", lambda c: c.astype(bool)),
               "leaving_lplr": count("lplr_exit_step", lambda c: c.notna()),
-              "lqcr_negative_runs": count("lqcr_negative", lambda c: c > 0)}
+              "lqcr_negative_runs": count("lqcr_negative", lambda c: c > 0),
+              # the step-size regime from the tracked sharpness (lplr.analysis.REGIMES)
+              "regime_theorem": count("sharpness_tracked_max", lambda c: c <= 1.0),
+              "regime_stable": count("sharpness_tracked_max", lambda c: (c > 1.0) & (c <= 2.0)),
+              "regime_eos": count("sharpness_tracked_max", lambda c: c > 2.0),
+              "short_of_three_decades": count("decades", lambda c: c < 3.0)}
     if "n_train" in runs and len(runs):
         counts["n_train"] = int(runs["n_train"].max())
     numbers = [{"key": f"{experiment}.{name}", "value": float(value)} for name, value in counts.items()]
@@ -137,6 +143,7 @@ def paper_numbers(tables: dict[str, dict[str, str]], conditions: dict[str, list[
             audit.append(runs["audit_max_rel_error"].max())
         trained += int((runs["source"].fillna("").astype(str) == "").sum()) if "source" in runs else len(runs)
         latex[experiment] = condition_table(summary, columns or ["condition"], TABLE_STATISTICS)
+        latex[f"{experiment}-header"] = " & ".join(latex_escape(c) for c in [*(columns or ["condition"]), *TABLE_HEADERS]) + r" \\"
         latex[f"{experiment}-sensitivity"] = sensitivity_table(pd.read_csv(files["sensitivity"]))
     numbers.append({"key": "audit_max_rel_error", "value": float(np.nanmax(audit)) if audit else np.nan})
     numbers.append({"key": "runs_trained", "value": float(trained)})
@@ -164,3 +171,72 @@ def write_numbers(numbers: list[dict], tex_path: str | Path, csv_path: str | Pat
     write_text(tex_path, "\n".join(lines) + "\n")
     write_csv(frame, csv_path)
     return frame
+
+
+# ------------------------------------------------------------------------------------------------
+# the claims ledger in the paper (lplr.claims): a table and one generated sentence per row
+# ------------------------------------------------------------------------------------------------
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+
+
+def latex_escape(text) -> str:
+    """Plain text (config statements, labels) safe inside LaTeX."""
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _interval(row) -> str:
+    if not np.isfinite(row["estimate"]):
+        return "no value"
+    bounds = (f" [{format_number(row['low'])}, {format_number(row['high'])}]"
+              if np.isfinite(row["low"]) and np.isfinite(row["high"]) else " (no interval)")
+    return f"{format_number(row['estimate'])}{bounds}; n={int(row['n'])}/{int(row['n_runs'])}"
+
+
+def claim_sentence(row) -> str:
+    """One sentence per ledger row, every word of which follows from the row: the verdict, the statistic with
+    its interval, the regime and the rule. No direction is stated that the rule did not decide."""
+    where = f"{row['experiment']}" + (f" ({row['condition']})" if row["condition"] and row["condition"] != "all runs" else "")
+    if row["verdict"] == "not tested at this scale" and not (isinstance(row.get("estimate"), float) and np.isfinite(row["estimate"])):
+        return f"Claim {row['paper_claim']} ({row['claim']}) on {where}: not tested at this scale ({row['note']})."
+    text = (f"Claim {row['paper_claim']} ({row['claim']}) on {where}, regime {row['regime']} "
+            f"[observed: {row['regime_observed']}], {row['scale']}: {row['statistic']} = {_interval(row)} "
+            f"({row['estimator']}); rule: {row['rule']}; verdict: {row['verdict'].upper()}")
+    if isinstance(row.get("paper_value"), str) and row["paper_value"]:
+        text += f"; the paper's value: {row['paper_value']}"
+    if isinstance(row.get("note"), str) and row["note"]:
+        text += f" ({row['note']})"
+    return text + "."
+
+
+def claims_latex(ledger: pd.DataFrame) -> str:
+    """claims.tex: the verdict counts as macros, the ledger as a table, and the generated sentences."""
+    from lplr.claims import NOT_TESTED as NOT_TESTED_VERDICT, verdict_counts
+
+    counts = verdict_counts(ledger)
+    confidence = float(ledger["confidence"].dropna().iloc[0]) if ledger["confidence"].notna().any() else np.nan
+    lines = ["% Generated by lplr.paper.claims_latex from results/tables/claims.csv; do not edit."]
+    for verdict, count in counts.items():
+        name = verdict.replace(" ", "")
+        lines.append(rf"\expandafter\def\csname lplr@claims.{name}\endcsname{{{count}}}")
+    lines += [rf"\expandafter\def\csname lplr@claims.rows\endcsname{{{len(ledger)}}}",
+              rf"\expandafter\def\csname lplr@claims.confidence\endcsname{{{format_number(100 * confidence)}}}",
+              rf"\expandafter\def\csname lplr@claims.claims\endcsname{{{ledger['claim'].nunique()}}}"]
+    untested = counts[NOT_TESTED_VERDICT]
+    note = (f"The paper's scale has not been run in this build: {untested} of the {len(ledger)} claim rows need a scale "
+            "it does not have." if untested else "")
+    lines.append(r"\newcommand{\claimsscalenote}{" + latex_escape(note) + "}")
+    lines += [r"\newcommand{\claimstable}{%", r"\begin{small}\begin{longtable}{@{}p{0.6cm}p{3.2cm}p{2.2cm}p{5.0cm}p{2.6cm}@{}}",
+              r"\toprule claim & experiment (condition) & statistic & estimate [interval; n] & verdict \\ \midrule \endhead"]
+    for _, row in ledger.iterrows():
+        where = row["experiment"] + (f" ({row['condition']})" if row["condition"] and row["condition"] != "all runs" else "")
+        estimate = _interval(row) if isinstance(row.get("estimate"), float) else "--"
+        lines.append(" & ".join(latex_escape(c) for c in (row["paper_claim"], where, row["statistic"], estimate,
+                                                         row["verdict"])) + r" \\")
+    lines += [r"\bottomrule\end{longtable}\end{small}}",
+              r"\newcommand{\claimsprose}{%", r"\begin{itemize}"]
+    lines += [r"\item " + latex_escape(claim_sentence(row)) for _, row in ledger.iterrows()]
+    lines += [r"\end{itemize}}"]
+    return "\n".join(lines) + "\n"

@@ -44,7 +44,19 @@ SCALES = {
     "lambda_min_ratio_final": "log", "lambda_min_ratio_min": "log", "kernel_change_final": "log",
     "lplr_exit_step": "order", "lqcr_min": "linear", "lqcr_negative_fraction": "order",
     "linearised_final_log10_ratio": "linear", "linearised_max_abs_log10": "log", "audit_max_rel_error": "log",
+    # the tracked sharpness eta lambda_max(Theta_t) / n (lplr.train) and the early transient
+    "sharpness_tracked_max": "log", "sharpness_tracked_final": "log", "sharpness_first_above_1": "order",
+    "early_transient": "log",
 }
+# statistics named after a level (fit.matched_loss): step_to_loss_0.01, rel_drift_at_loss_0.01
+PREFIX_SCALES = {"step_to_loss_": "order", "rel_drift_at_loss_": "log"}
+
+
+def scale_of(statistic: str) -> str | None:
+    """The scale a statistic is summarised on (None: not summarised)."""
+    if statistic in SCALES:
+        return SCALES[statistic]
+    return next((scale for prefix, scale in PREFIX_SCALES.items() if statistic.startswith(prefix)), None)
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 
 
@@ -85,13 +97,13 @@ def summarise_conditions(runs: pd.DataFrame, by: list[str], confidence: float, s
 
     Runs that did not complete are counted in n_runs and left out of every estimate.
     """
-    statistics = [s for s in (statistics or SCALES) if s in runs.columns]
+    statistics = [s for s in (statistics or [c for c in runs.columns if scale_of(c)]) if s in runs.columns]
     rows = []
     for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         completed = group[group["status"] == "completed"]
         for statistic in statistics:
-            summary = summarise(completed[statistic], SCALES[statistic], confidence)
+            summary = summarise(completed[statistic], scale_of(statistic), confidence)
             rows.append({**dict(zip(by, key)), "statistic": statistic, **summary, "n_runs": len(group)})
     return pd.DataFrame(rows)
 

@@ -15,6 +15,12 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
     batch_loss    the loss on the batch of the step taken from theta_t (gd: the loss; sgd: NaN at t = T)
     epoch         samples seen / n = t * batch_size / n
     gd: at every step t = 0..T.  sgd: every `eval_every` steps, at the checkpoints and at t = T.
+    sharpness     eta lambda_max(Theta_t) / n every `sharpness_every` steps and at t = T (NaN between; 0 = never;
+                  sgd: at those of the evaluated steps):
+                  `sharpness_iterations` power iterations warm-started from the previous eigenvector
+                  (ntk.top_eigenpair), a lower bound accurate to ~1e-6 on ReLU kernels, whose top eigenvalue
+                  is far from the second. The theorem's step condition eta <= 1/L reads sharpness <= 1
+                  (L ~ lambda_max(Theta)/n near interpolation); GD on a quadratic is stable below 2.
 The parameters live as views into one flat tensor (FlatParameters), so theta_t - theta_0 is one
 subtraction into a preallocated buffer; the norms are still taken per parameter tensor and summed, as
 before (same float32 reduction order, so the same bits).
@@ -45,7 +51,7 @@ from lplr.models import build_model
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_time", "test_loss", "test_accuracy",
-                  "batch_loss", "epoch"]
+                  "batch_loss", "epoch", "sharpness"]
 
 
 def configure_torch(device: torch.device, threads: int | None) -> None:
@@ -72,6 +78,20 @@ def learning_rate(settings: dict, model: torch.nn.Module, x: torch.Tensor) -> tu
     if settings["lr_mode"] == "fixed":
         return float(settings["lr"]), top
     return float(settings["lr"]) * len(x) / top, top
+
+
+def sharpness_steps(settings: dict) -> tuple[int, int]:
+    """(every, iterations) of the sharpness tracking; every = 0 turns it off."""
+    every, iterations = int(settings.get("sharpness_every", 0)), int(settings.get("sharpness_iterations", 10))
+    if every < 0 or iterations < 1:
+        raise ValueError(f"training.sharpness_every = {every} must be >= 0 and training.sharpness_iterations = "
+                         f"{iterations} >= 1")
+    return every, iterations
+
+
+def tracked(step: int, steps: int, every: int) -> bool:
+    """Whether the sharpness is measured at `step` (every `every` steps and at the last one)."""
+    return every > 0 and (step % every == 0 or step == steps)
 
 
 def optimizer_settings(settings: dict, n: int) -> dict:
@@ -186,7 +206,7 @@ def record_diagnostics(row: torch.Tensor, loss: torch.Tensor, diagnostics: torch
     into a row of the device buffer: one kernel, no host sync."""
     loss = loss.detach().view(1)
     if batch_loss:
-        torch.cat([loss, diagnostics, loss], out=row)
+        torch.cat([loss, diagnostics, loss], out=row[:4])
     else:
         torch.cat([loss, diagnostics], out=row[:3])
 
@@ -223,6 +243,8 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
     ckpt_steps = set(checkpoint_steps(steps, settings["checkpoints"]))
     velocity = [torch.zeros_like(p) for p in params] if opt["momentum"] else None
     batches = BatchStream(n, opt["batch_size"], batch_seed(settings["seed"])) if opt["sgd"] else None
+    sharp_every, sharp_iterations = sharpness_steps(settings)
+    top_vector = None  # the power iteration's warm start
 
     def evaluated(t: int) -> bool:
         return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
@@ -243,12 +265,13 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         if batches is not None:
             batches.load_state_dict(state["batches"])
         start, rows, test_rows = state["step"], [state["rows"]], state["test_rows"]
+        top_vector = None if state.get("top_vector") is None else state["top_vector"].to(device)
         print(f"resuming from step {start}", file=sys.stderr)
     staging.mkdir(exist_ok=True)
     _remove_partial_writes(staging)
 
     block = settings["metrics_block"]
-    buffer = torch.empty(block, 4, dtype=dtype, device=device)  # loss, G, ||theta - theta_0||^2, batch loss
+    buffer = torch.empty(block, 5, dtype=dtype, device=device)  # loss, G, ||theta - theta_0||^2, batch loss, sharpness
     status, diverged_step, last_resume = "completed", None, start
     t, started = start, time.perf_counter()
     bar = tqdm(total=steps + 1, initial=start, desc=f"train {settings.get('width', '')}", file=sys.stderr, mininterval=5)
@@ -262,6 +285,9 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
             if evaluated(s):
                 loss, grads = loss_and_grads(model, params, x, y)
                 record_diagnostics(buffer[i], loss, flat.diagnostics(grads), batch_loss=batches is None)
+            if evaluated(s) and tracked(s, steps, sharp_every):  # sgd: at full-batch evaluations only
+                top, top_vector = ntk.top_eigenpair(model, x, top_vector, sharp_iterations)
+                buffer[i, 4] = top * (lr / n)
             if s in ckpt_steps:  # rare (log-spaced): host syncs here are fine
                 test_rows[s] = _evaluate(model, x_test, y_test)
                 torch_save({name: _host_copy(p) for name, p in model.state_dict().items()},
@@ -288,7 +314,7 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         if status == "diverged":
             break
         if t - last_resume >= settings["resume_every"] and t <= steps:
-            _save_resume(resume_file, key, t, params, velocity, batches, np.concatenate(rows), test_rows)
+            _save_resume(resume_file, key, t, params, velocity, batches, np.concatenate(rows), test_rows, top_vector)
             last_resume = t
     bar.close()
 
@@ -350,7 +376,7 @@ def _block_rows(values: np.ndarray, steps: np.ndarray, step_time: float, theta0_
                 epochs_per_step: float) -> np.ndarray:
     drift = np.sqrt(values[:, 2])
     return np.column_stack([steps, values[:, 0], values[:, 1], drift, drift / theta0_norm,
-                            np.full(len(values), step_time), values[:, 3], steps * epochs_per_step])
+                            np.full(len(values), step_time), values[:, 3], steps * epochs_per_step, values[:, 4]])
 
 
 def _metrics_frame(rows: np.ndarray, test_rows: dict) -> pd.DataFrame:
@@ -361,8 +387,10 @@ def _metrics_frame(rows: np.ndarray, test_rows: dict) -> pd.DataFrame:
     return frame[METRIC_COLUMNS]
 
 
-def _save_resume(path: Path, key: str, step: int, params, velocity, batches, rows: np.ndarray, test_rows: dict) -> None:
+def _save_resume(path: Path, key: str, step: int, params, velocity, batches, rows: np.ndarray, test_rows: dict,
+                 top_vector: torch.Tensor | None) -> None:
     torch_save({"key": key, "step": step, "params": [_host_copy(p) for p in params],
+                "top_vector": None if top_vector is None else _host_copy(top_vector),
                 "velocity": None if velocity is None else [_host_copy(v) for v in velocity],
                 "batches": None if batches is None else batches.state_dict(),
                 "rows": rows, "test_rows": test_rows}, path)

@@ -12,6 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("
 from lplr.config import (
     ConfigError,
     condition_keys,
+    data_settings,
     data_key,
     enabled_experiments,
     fit_settings,

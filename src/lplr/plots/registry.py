@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from lplr.plots import init, sgd, step, width
+from lplr.plots import init, regimes, sgd, step, width
 
 TABLES = {
     "runs": "results/fits/{experiment}/runs.csv",
@@ -60,6 +60,15 @@ FIGURES = {figure.name: figure for figure in (
     Figure("pl_ratio", "width", ("runs", "probes"),
            lambda t, out, o: width.pl_ratio(t["runs"], t["probes"], out),
            "E1: the PL ratio rho_t against mu_t at the probes"),
+    Figure("sharpness", "width", ("runs", "curves"),
+           lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out),
+           "E1 at a fixed eta: the tracked sharpness of every run against the theorem's eta <= 1/L, and the loss"),
+    Figure("sharpness_calibrated", "width_calibrated", ("runs", "curves"),
+           lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out),
+           "E1 at a fixed eta*lambda_max(Theta_0)/n: the tracked sharpness and the loss"),
+    Figure("sharpness_eos", "width_eos", ("runs", "curves"),
+           lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out),
+           "The edge-of-stability contrast: the tracked sharpness and the loss"),
     Figure("init_comparison", "init", ("runs", "curves"),
            lambda t, out, o: init.init_comparison(t["runs"], t["curves"], out),
            "E2: He against depth-aware initialisation"),

@@ -1,0 +1,47 @@
+"""The step-size regime of every run: its tracked sharpness eta lambda_max(Theta_t) / n along training, with
+the theorem's step condition (1: eta <= 1/L) and GD's stability limit on a quadratic (2) marked, beside the
+loss; one figure per E1 arm (fixed eta, fixed effective step, edge of stability)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from lplr.plots.style import condition_of, level_styles, line_kw, mark_failures, no_data, ordered, positive, save, set_style, short_runs
+
+
+def sharpness_along_training(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], out: str | Path,
+                             condition: str = "width") -> None:
+    """Left: sharpness s_t of every run (all seeds, one colour per level); right: its loss. Title: how many runs
+    stay at s <= 1 (the theorem's regime) by the analysis' regime labels."""
+    set_style()
+    level_of = condition_of(fits, condition)
+    styles = level_styles(ordered(level_of))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.8, 2.6))
+    drawn = False
+    for level, style in styles.items():
+        group = fits[(level_of == level) & (fits["status"] == "completed")].sort_values("seed")
+        for i, (_, row) in enumerate(group.iterrows()):
+            curve = curves.get(row["run"])
+            if curve is None or "sharpness" not in curve or curve["sharpness"].isna().all():
+                continue
+            tracked = curve.dropna(subset=["sharpness"])
+            label = f"{condition}={level}" if i == 0 else None
+            left.plot(tracked["step"], tracked["sharpness"], **{**line_kw(style, i == 0), "marker": None}, label=label)
+            right.plot(curve["step"], positive(curve["loss"]), **{**line_kw(style, i == 0), "marker": None}, label=label)
+            drawn = True
+    if not drawn:
+        no_data(left, "no tracked sharpness\n(training.sharpness_every = 0)")
+    for level, text in ((1.0, r"$\eta \leq 1/L$"), (2.0, "GD stability limit")):
+        left.axhline(level, color="0.4", lw=0.8, ls=":")
+        left.annotate(text, (1.0, level), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=6)
+    labels = fits.loc[fits["status"] == "completed", "regime"] if "regime" in fits else pd.Series(dtype=str)
+    inside = int((labels == "eta<=1/L").sum())
+    left.set(xlabel="step $t$", ylabel=r"sharpness $\eta\lambda_{\max}(\Theta_t)/n$",
+             title=f"{inside} of {len(labels)} runs stay at or below 1")
+    right.set(xlabel="step $t$", ylabel="$L_t$", yscale="log", title="training loss")
+    mark_failures(left, short_runs(fits))
+    left.legend(fontsize=6, loc="upper left")
+    save(fig, out)
