@@ -57,11 +57,12 @@ def assert_same_checkpoints(a, b, steps):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_seed_gives_the_same_bits_alone_and_with_other_seeds(tmp_path, data_file, kind):
-    settings = {**BASE, **KINDS[kind], "sharpness_every": 5}
+    settings = {**BASE, **KINDS[kind], "sharpness_every": 5, "loss_checkpoints": [0.5, 0.2]}
     alone = job(settings, [1], data_file, tmp_path, "alone")["seed=1"]
     shared = job(settings, [0, 1, 2], data_file, tmp_path, "shared")
     assert_same_metrics(metrics(tmp_path / "alone/seed=1"), metrics(tmp_path / "shared/seed=1"))
     assert_same_checkpoints(tmp_path / "alone/seed=1", tmp_path / "shared/seed=1", alone["checkpoint_steps"])
+    assert alone["loss_level_steps"] == shared["seed=1"]["loss_level_steps"]
     assert alone["lr"] == shared["seed=1"]["lr"] and alone["job_seeds"] == [1] and shared["seed=1"]["job_seeds"] == [0, 1, 2]
     # the seeds really are different runs
     assert not np.allclose(metrics(tmp_path / "shared/seed=0")["loss"], metrics(tmp_path / "shared/seed=1")["loss"])
@@ -132,7 +133,8 @@ def test_runs_of_different_conditions_are_refused(tmp_path, data_file):
 @pytest.mark.parametrize("kind", ["gd", "sgd"])
 def test_sigkill_during_a_batched_job_then_rerun_gives_the_uninterrupted_metrics(tmp_path, data_file, one_thread, kind):
     settings = {**BASE, **KINDS[kind], "steps": 1000, "metrics_block": 25, "resume_every": 50, "checkpoints": 8,
-                "sharpness_every": 30}  # the power iteration's warm start is resumed too
+                "sharpness_every": 30,  # the power iteration's warm start is resumed too
+                "loss_checkpoints": [0.5, 0.05]}  # and the parameters caught at loss levels
     runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 1, 2)}
     out, resume = tmp_path / "killed", tmp_path / "killed.resume.pt"
     code = ("import json, sys; from lplr.batched import train_batch; runs = json.loads(sys.argv[1]); "

@@ -219,7 +219,8 @@ def test_batch_stream_is_a_sequence_of_permutations_and_restores_exactly():
 @pytest.mark.parametrize("extra", [{}, SGD], ids=["gd", "sgd"])
 def test_sigkill_and_restart_gives_the_uninterrupted_metrics(tmp_path, data_file, one_thread, extra):
     settings = {**BASE, **extra, "steps": 1000, "metrics_block": 25, "resume_every": 50, "checkpoints": 8,
-                "sharpness_every": 30}  # the power iteration's warm start is resumed too
+                "sharpness_every": 30,  # the power iteration's warm start is resumed too
+                "loss_checkpoints": [0.5, 0.05, 1e-3]}  # and the parameters caught at loss levels
     out = tmp_path / "killed"
     code = ("import json, sys; from lplr.train import train_run; "
             "train_run(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], device='cpu', threads=1)")
@@ -241,7 +242,13 @@ def test_sigkill_and_restart_gives_the_uninterrupted_metrics(tmp_path, data_file
     last = f"step_{settings['steps']:07d}.pt"
     for name, value in torch.load(out / "checkpoints" / last).items():
         assert torch.equal(value, torch.load(tmp_path / "straight" / "checkpoints" / last)[name])
-    assert read_json(out / "manifest.json")["checkpoint_steps"] == read_json(tmp_path / "straight" / "manifest.json")["checkpoint_steps"]
+    killed, straight = read_json(out / "manifest.json"), read_json(tmp_path / "straight" / "manifest.json")
+    assert killed["checkpoint_steps"] == straight["checkpoint_steps"]
+    assert killed["loss_level_steps"] == straight["loss_level_steps"]
+    for step in killed["loss_level_steps"].values():
+        file = f"step_{step:07d}.pt"
+        for name, value in torch.load(out / "checkpoints" / file).items():
+            assert torch.equal(value, torch.load(tmp_path / "straight" / "checkpoints" / file)[name])
 
 
 def test_cnn_trains_with_sgd_on_tiny_images(tmp_path):
@@ -307,3 +314,22 @@ def test_tracked_sharpness_is_eta_lambda_max_over_n_at_the_checkpoints(tmp_path,
         assert m["sharpness"][step] == pytest.approx(expected, rel=1e-4), step
     untracked = train_run({**BASE}, data_file, tmp_path / "off", device="cpu")
     assert untracked["status"] == "completed" and metrics(tmp_path / "off")["sharpness"].isna().all()
+
+
+def test_loss_level_checkpoints_catch_the_first_step_below_each_level(tmp_path, data_file):
+    """training.loss_checkpoints: a checkpoint at the first step with L_t <= level L_0, probed like the others,
+    whose parameters give that step's loss; levels never reached get none."""
+    settings = {**BASE, "steps": 60, "loss_checkpoints": [0.5, 0.1, 1e-12]}
+    manifest = train_run(settings, data_file, tmp_path / "run", device="cpu")
+    m = metrics(tmp_path / "run").set_index("step")
+    levels = manifest["loss_level_steps"]
+    assert set(levels) == {"0.5", "0.1"}  # 1e-12 is not reached in 60 steps
+    x, y = (torch.load(data_file)[k].float() for k in ("x_train", "y_train"))
+    for level, step in levels.items():
+        below = m["loss"] <= float(level) * m["loss"][0]
+        assert step == below.idxmax() and step in manifest["checkpoint_steps"]
+        model = build_model(settings, tuple(x.shape[1:]))
+        model.load_state_dict(torch.load(tmp_path / "run" / "checkpoints" / f"step_{step:07d}.pt"))
+        with torch.no_grad():
+            assert float(0.5 * (model(x) - y).pow(2).mean()) == pytest.approx(m["loss"][step], rel=1e-5)
+    assert manifest["checkpoint_steps"] == sorted(set(checkpoint_steps(60, BASE["checkpoints"])) | set(levels.values()))

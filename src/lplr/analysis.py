@@ -198,10 +198,14 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
 
     steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
     rel_drift = metrics["rel_drift"].to_numpy(float)
-    for level, step in matched_loss_steps(steps, loss, fit_cfg.get("matched_loss", ())).items():
-        tag = f"{level:g}"
+    probed = spectrum.set_index("step")
+    for level, step in matched_loss_steps(steps, loss, manifest["settings"].get("loss_checkpoints", [])).items():
+        tag = f"{level:g}"  # at the first step with L_t <= level L_0; the kernel where that step was probed
         row[f"step_to_loss_{tag}"] = step
         row[f"rel_drift_at_loss_{tag}"] = rel_drift[int(np.searchsorted(steps, step))] if np.isfinite(step) else np.nan
+        at = probed.loc[int(step)] if np.isfinite(step) and int(step) in probed.index else None
+        row[f"kernel_change_at_loss_{tag}"] = float(at["kernel_change"]) if at is not None else np.nan
+        row[f"lambda_min_ratio_at_loss_{tag}"] = float(at["lambda_min_ratio"]) if at is not None else np.nan
     early = loss[steps <= fit_cfg.get("transient_steps", 20)]
     row["early_transient"] = float(early.max() / loss[0])  # 1 when the loss never rises above L_0 early on
     row["rate_early"] = rates.segment_rate(steps, loss, *cfg_rates["early"])
@@ -267,8 +271,9 @@ def trends(per_run: pd.DataFrame, vary: list[str], confidence: float) -> pd.Data
     numeric = [c for c in vary if pd.api.types.is_numeric_dtype(per_run[c]) and per_run[c].nunique() >= 2]
     if len(vary) != 1 or not numeric:
         return pd.DataFrame(columns=["x", "statistic", "slope", "ci_low", "ci_high", "n", "n_seeds"])
+    at_matched_loss = [c for c in per_run.columns if c.startswith(("rel_drift_at_loss_", "kernel_change_at_loss_"))]
     return pd.DataFrame([loglog_slope_by_seed(per_run, numeric[0], y, confidence)
-                         for y in TREND_STATISTICS if y in per_run])
+                         for y in (*TREND_STATISTICS, *at_matched_loss) if y in per_run])
 
 
 def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,

@@ -43,7 +43,7 @@ from lplr import models, ntk
 from lplr.data import load_prepared
 from lplr.io import git_commit, package_versions, read_json, settings_hash, torch_save, write_json
 from lplr.models import build_model
-from lplr.train import (DTYPES, BatchStream, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
+from lplr.train import (DTYPES, BatchStream, LossLevelCheckpoints, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
                         batch_seed, checkpoint_steps, configure_torch, learning_rate, optimizer_settings,
                         resolve_device, sharpness_steps, tracked)
 
@@ -210,6 +210,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
     ckpt_steps = set(checkpoint_steps(steps, condition["checkpoints"]))
     sharp_every, sharp_iterations = sharpness_steps(condition)
     top_vectors = [None] * count  # each seed's power-iteration warm start
+    loss_levels = LossLevelCheckpoints(condition.get("loss_checkpoints", []), stack.flat)  # row by row, per seed
 
     def evaluated(t: int) -> bool:
         return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
@@ -230,6 +231,8 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
             stream.load_state_dict(saved)
         start, test_rows, diverged = state["step"], state["test_rows"], state["diverged"]
         top_vectors = [None if v is None else v.to(device) for v in state.get("top_vectors") or top_vectors]
+        if state.get("loss_levels") is not None:
+            loss_levels.load_state_dict(state["loss_levels"])
         rows = [[saved] for saved in state["rows"]]
         for i, step in enumerate(diverged):
             if step is not None:
@@ -260,6 +263,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
                     buffer[i, :, 1:3] = norms
                     if streams is None:
                         buffer[i, :, 3] = loss
+                loss_levels.observe(s, loss, stack.flat)
                 if tracked(s, steps, sharp_every):
                     for j in range(count):
                         if diverged[j] is None:
@@ -302,17 +306,23 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
         if all(step is not None for step in diverged):
             break
         if t - last_resume >= condition["resume_every"] and t <= steps:
-            _save_resume(resume_file, key, t, stack.flat, velocity, streams, rows, test_rows, diverged, top_vectors)
+            _save_resume(resume_file, key, t, stack.flat, velocity, streams, rows, test_rows, diverged, top_vectors,
+                         loss_levels)
             last_resume = t
     bar.close()
 
     manifests, wall_time = {}, time.perf_counter() - started
     for j, r in enumerate(run_ids):
+        level_steps = loss_levels.caught(j)
+        for level, step in level_steps.items():  # seed j's parameters where its loss first reached level * L_0
+            if step not in ckpt_steps and (diverged[j] is None or step < diverged[j]):
+                snapshot = stack.split(loss_levels.params[loss_levels.levels.index(level)])
+                torch_save({name: _host_copy(view[j]) for name, view in snapshot.items()}, stagings[j] / f"step_{step:07d}.pt")
         manifests[r] = _finish_run(out_dirs[r], stagings[j], runs[r], rows[j], test_rows[j], diverged[j], ckpt_steps,
                                    dict(device=str(device), n=n, param_count=stack.flat.shape[1], opt=opt,
                                         lr=lrs[j], lambda_max0=lambda_max0[j], theta0_norm=theta0_norms[j],
                                         resumed=start if state is not None else None, data_sha=data_shas[j],
-                                        wall_time=wall_time, seeds=seeds))
+                                        wall_time=wall_time, seeds=seeds, level_steps=level_steps))
     resume_file.unlink(missing_ok=True)
     return manifests
 
@@ -344,7 +354,9 @@ def _finish_run(out_dir: Path, staging: Path, settings: dict, rows: list, test_r
                 ckpt_steps: set, info: dict) -> dict:
     """Write one seed's metrics.csv, checkpoints/ and manifest.json (the keys of lplr.train's manifest)."""
     steps, opt, n = settings["steps"], info["opt"], info["n"]
-    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps, diverged_step, rows, test_rows)
+    level_steps = info["level_steps"]
+    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps | set(level_steps.values()), diverged_step, rows,
+                                 test_rows)
     manifest = {
         "status": "completed" if diverged_step is None else "diverged",
         "diverged_step": diverged_step,
@@ -362,6 +374,7 @@ def _finish_run(out_dir: Path, staging: Path, settings: dict, rows: list, test_r
         "sharpness_0": info["lr"] * info["lambda_max0"] / n,
         "theta0_norm": info["theta0_norm"],
         "checkpoint_steps": saved_steps,
+        "loss_level_steps": {format(level, "g"): step for level, step in level_steps.items() if step in saved_steps},
         "resumed_from_step": info["resumed"],
         "data_sha256": info["data_sha"],
         "wall_time_s": info["wall_time"],  # the job's (all its seeds), this session's after a resume
@@ -376,8 +389,8 @@ def _finish_run(out_dir: Path, staging: Path, settings: dict, rows: list, test_r
 
 
 def _save_resume(path: Path, key: str, step: int, flat, velocity, streams, rows, test_rows, diverged,
-                 top_vectors) -> None:
-    torch_save({"key": key, "step": step, "params": _host_copy(flat),
+                 top_vectors, loss_levels) -> None:
+    torch_save({"key": key, "step": step, "params": _host_copy(flat), "loss_levels": loss_levels.state_dict(),
                 "top_vectors": [None if v is None else _host_copy(v) for v in top_vectors],
                 "velocity": None if velocity is None else _host_copy(velocity),
                 "batches": None if streams is None else [s.state_dict() for s in streams],

@@ -48,8 +48,9 @@ SCALES = {
     "sharpness_tracked_max": "log", "sharpness_tracked_final": "log", "sharpness_first_above_1": "order",
     "early_transient": "log",
 }
-# statistics named after a level (fit.matched_loss): step_to_loss_0.01, rel_drift_at_loss_0.01
-PREFIX_SCALES = {"step_to_loss_": "order", "rel_drift_at_loss_": "log"}
+# statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01
+PREFIX_SCALES = {"step_to_loss_": "order", "rel_drift_at_loss_": "log", "kernel_change_at_loss_": "log",
+                 "lambda_min_ratio_at_loss_": "log"}
 
 
 def scale_of(statistic: str) -> str | None:

@@ -26,7 +26,10 @@ subtraction into a preallocated buffer; the norms are still taken per parameter 
 before (same float32 reduction order, so the same bits).
 Metrics are buffered on the device and copied to the host once per block of `metrics_block` steps,
 so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps.
-Test loss and accuracy are computed at the checkpoints. A non-finite loss (full or batch) stops the
+Checkpoints: `checkpoints` log-spaced steps, and with `loss_checkpoints` (fractions of L_0) also the first
+evaluated step where L_t <= level * L_0, so that the probe sees every run at matched loss (LossLevelCheckpoints:
+caught on the device, no host synchronisation; the manifest lists them in `loss_level_steps`).
+Test loss and accuracy are computed at the log-spaced checkpoints. A non-finite loss (full or batch) stops the
 run with status "diverged" (detected at the end of the block it happens in).
 """
 
@@ -138,6 +141,49 @@ class BatchStream:
         self.perm, self.pos = state["perm"].clone(), state["pos"]
 
 
+class LossLevelCheckpoints:
+    """The parameters at the first evaluated step where L_t <= level * L_0, for each level, caught on the device.
+
+    Every evaluated step: hit = (L_t <= level L_0) and not yet caught, then params = where(hit, theta_t, params)
+    over a [levels, *theta.shape] buffer, and steps = where(hit, t, steps): a few passes over theta and no host
+    synchronisation (the memory is `levels` copies of theta). Works for one run (theta [P], L scalar) and for a
+    stack of seeds (theta [S, P], L [S]).
+    """
+
+    def __init__(self, levels, flat: torch.Tensor):
+        self.levels = [float(level) for level in levels]
+        self.count = len(self.levels)
+        extra = flat.dim() - 1  # seed dimensions
+        self.level_tensor = torch.tensor(self.levels, dtype=flat.dtype, device=flat.device).view(-1, *[1] * extra)
+        self.params = torch.zeros(self.count, *flat.shape, dtype=flat.dtype, device=flat.device)
+        self.steps = torch.full((self.count, *flat.shape[:-1]), -1, dtype=torch.long, device=flat.device)
+        self.threshold = None
+
+    @torch.no_grad()
+    def observe(self, step: int, loss: torch.Tensor, flat: torch.Tensor) -> None:
+        if not self.count:
+            return
+        if self.threshold is None:  # the first observation is t = 0: thresholds are fractions of L_0
+            self.threshold = self.level_tensor * loss.detach()
+        hit = (loss.detach() <= self.threshold) & (self.steps < 0)
+        torch.where(hit.unsqueeze(-1), flat, self.params, out=self.params)
+        torch.where(hit, torch.full_like(self.steps, step), self.steps, out=self.steps)
+
+    def caught(self, seed_index=None) -> dict[float, int]:
+        """{level: step} of the levels reached (one host copy; seed_index picks a seed of a stack)."""
+        steps = self.steps.cpu() if seed_index is None else self.steps[:, seed_index].cpu()
+        return {level: int(step) for level, step in zip(self.levels, steps.tolist()) if step >= 0}
+
+    def state_dict(self) -> dict:
+        return {"params": _host_copy(self.params), "steps": _host_copy(self.steps),
+                "threshold": None if self.threshold is None else _host_copy(self.threshold)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.params.copy_(state["params"])
+        self.steps.copy_(state["steps"])
+        self.threshold = None if state["threshold"] is None else state["threshold"].to(self.params.device)
+
+
 def batch_seed(seed: int) -> int:
     """The batch-order stream's seed: its own child of the run seed, so it does not replay the init's draws."""
     return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
@@ -245,6 +291,7 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
     batches = BatchStream(n, opt["batch_size"], batch_seed(settings["seed"])) if opt["sgd"] else None
     sharp_every, sharp_iterations = sharpness_steps(settings)
     top_vector = None  # the power iteration's warm start
+    loss_levels = LossLevelCheckpoints(settings.get("loss_checkpoints", []), flat.flat)
 
     def evaluated(t: int) -> bool:
         return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
@@ -266,6 +313,8 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
             batches.load_state_dict(state["batches"])
         start, rows, test_rows = state["step"], [state["rows"]], state["test_rows"]
         top_vector = None if state.get("top_vector") is None else state["top_vector"].to(device)
+        if state.get("loss_levels") is not None:
+            loss_levels.load_state_dict(state["loss_levels"])
         print(f"resuming from step {start}", file=sys.stderr)
     staging.mkdir(exist_ok=True)
     _remove_partial_writes(staging)
@@ -285,6 +334,7 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
             if evaluated(s):
                 loss, grads = loss_and_grads(model, params, x, y)
                 record_diagnostics(buffer[i], loss, flat.diagnostics(grads), batch_loss=batches is None)
+                loss_levels.observe(s, loss, flat.flat)
             if evaluated(s) and tracked(s, steps, sharp_every):  # sgd: at full-batch evaluations only
                 top, top_vector = ntk.top_eigenpair(model, x, top_vector, sharp_iterations)
                 buffer[i, 4] = top * (lr / n)
@@ -314,11 +364,20 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         if status == "diverged":
             break
         if t - last_resume >= settings["resume_every"] and t <= steps:
-            _save_resume(resume_file, key, t, params, velocity, batches, np.concatenate(rows), test_rows, top_vector)
+            _save_resume(resume_file, key, t, params, velocity, batches, np.concatenate(rows), test_rows, top_vector,
+                         loss_levels)
             last_resume = t
     bar.close()
 
-    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps, diverged_step, rows, test_rows)
+    level_steps = loss_levels.caught()
+    names = [name for name, _ in model.named_parameters()]
+    for level, step in level_steps.items():
+        if step not in ckpt_steps:
+            index = loss_levels.levels.index(level)
+            torch_save({name: _host_copy(v) for name, v in zip(names, flat.views(loss_levels.params[index]))},
+                       staging / f"step_{step:07d}.pt")
+    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps | set(level_steps.values()), diverged_step, rows,
+                                 test_rows)
     manifest = {
         "status": status,
         "diverged_step": diverged_step,
@@ -336,6 +395,7 @@ def train_run(settings: dict, data_file: str | Path, out_dir: str | Path, device
         "sharpness_0": lr * lambda_max0 / n,
         "theta0_norm": theta0_norm,
         "checkpoint_steps": saved_steps,
+        "loss_level_steps": {format(level, "g"): step for level, step in level_steps.items() if step in saved_steps},
         "resumed_from_step": start if state is not None else None,
         "data_sha256": data_sha,
         "wall_time_s": time.perf_counter() - started,  # this session's, after a resume
@@ -388,8 +448,9 @@ def _metrics_frame(rows: np.ndarray, test_rows: dict) -> pd.DataFrame:
 
 
 def _save_resume(path: Path, key: str, step: int, params, velocity, batches, rows: np.ndarray, test_rows: dict,
-                 top_vector: torch.Tensor | None) -> None:
+                 top_vector: torch.Tensor | None, loss_levels: LossLevelCheckpoints) -> None:
     torch_save({"key": key, "step": step, "params": [_host_copy(p) for p in params],
+                "loss_levels": loss_levels.state_dict(),
                 "top_vector": None if top_vector is None else _host_copy(top_vector),
                 "velocity": None if velocity is None else [_host_copy(v) for v in velocity],
                 "batches": None if batches is None else batches.state_dict(),
