@@ -162,16 +162,16 @@ def rule_compare(runs, statistic, rule, confidence):
     else:
         diffs = paired["a"] - paired["b"]
     s = summarise(diffs, "linear", confidence)
+    name_a, name_b = (",".join(f"{k}={format_value(v)}" for k, v in rule[x].items()) for x in ("a", "b"))
     less = rule["direction"] == "less"
     verdict = _side(s["ci_low"], s["ci_high"], 0.0, above=not less)
     if ratio:  # report the ratio a/b, not its log
         s.update(estimate=math.exp(s["estimate"]) if np.isfinite(s["estimate"]) else np.nan,
                  ci_low=math.exp(s["ci_low"]) if np.isfinite(s["ci_low"]) else np.nan,
                  ci_high=math.exp(s["ci_high"]) if np.isfinite(s["ci_high"]) else np.nan,
-                 estimator="geometric mean of the paired ratio a/b")
+                 estimator=f"paired ratio {name_a} / {name_b}, geometric mean")
     else:
-        s["estimator"] = "mean of the paired difference a - b"
-    name_a, name_b = (",".join(f"{k}={format_value(v)}" for k, v in rule[x].items()) for x in ("a", "b"))
+        s["estimator"] = f"paired difference {name_a} - {name_b}, mean"
     word = "below" if less else "above"
     text = f"{name_a} vs {name_b} paired by seed: {'ratio' if ratio else 'difference'} {word} {'1' if ratio else '0'}"
     return s, verdict, text

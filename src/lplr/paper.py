@@ -228,14 +228,15 @@ def claims_latex(ledger: pd.DataFrame) -> str:
     note = (f"The paper's scale has not been run in this build: {untested} of the {len(ledger)} claim rows need a scale "
             "it does not have." if untested else "")
     lines.append(r"\newcommand{\claimsscalenote}{" + latex_escape(note) + "}")
-    lines += [r"\newcommand{\claimstable}{%", r"\begin{small}\begin{longtable}{@{}p{0.6cm}p{3.2cm}p{2.2cm}p{5.0cm}p{2.6cm}@{}}",
-              r"\toprule claim & experiment (condition) & statistic & estimate [interval; n] & verdict \\ \midrule \endhead"]
+    lines += [r"\newcommand{\claimstable}{%", r"\begin{footnotesize}\begin{longtable}{@{}p{0.5cm}p{2.9cm}p{4.3cm}p{4.2cm}p{1.9cm}@{}}",
+              r"\toprule claim & experiment (condition) & statistic (estimator) & estimate [interval; n] & verdict \\ \midrule \endhead"]
     for _, row in ledger.iterrows():
         where = row["experiment"] + (f" ({row['condition']})" if row["condition"] and row["condition"] != "all runs" else "")
         estimate = _interval(row) if isinstance(row.get("estimate"), float) else "--"
-        lines.append(" & ".join(latex_escape(c) for c in (row["paper_claim"], where, row["statistic"], estimate,
+        measure = row["statistic"] + (f" ({row['estimator']})" if isinstance(row.get("estimator"), str) and row["estimator"] else "")
+        lines.append(" & ".join(latex_escape(c) for c in (row["paper_claim"], where, measure, estimate,
                                                          row["verdict"])) + r" \\")
-    lines += [r"\bottomrule\end{longtable}\end{small}}",
+    lines += [r"\bottomrule\end{longtable}\end{footnotesize}}",
               r"\newcommand{\claimsprose}{%", r"\begin{itemize}"]
     lines += [r"\item " + latex_escape(claim_sentence(row)) for _, row in ledger.iterrows()]
     lines += [r"\end{itemize}}"]

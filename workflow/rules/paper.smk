@@ -25,6 +25,7 @@ rule paper:
         tex="paper/main.tex",
         bib="paper/refs.bib",
         numbers="results/paper/numbers.tex",
+        claims="results/paper/claims.tex",
         figures=expand("results/figures/{figure}.pdf", figure=ENABLED_FIGURES),
     output:
         pdf="results/paper/main.pdf",
