@@ -145,8 +145,8 @@ class LossLevelCheckpoints:
     """The parameters at the first evaluated step where L_t <= level * L_0, for each level, caught on the device.
 
     Every evaluated step: hit = (L_t <= level L_0) and not yet caught, then params = where(hit, theta_t, params)
-    over a [levels, *theta.shape] buffer, and steps = where(hit, t, steps): a few passes over theta and no host
-    synchronisation (the memory is `levels` copies of theta). Works for one run (theta [P], L scalar) and for a
+    over a [levels, *theta.shape] buffer, and steps = where(hit, t, steps): no host synchronisation on a GPU; on
+    the CPU only the crossing steps copy (the memory is `levels` copies of theta). Works for one run (theta [P], L scalar) and for a
     stack of seeds (theta [S, P], L [S]).
     """
 
@@ -166,8 +166,11 @@ class LossLevelCheckpoints:
         if self.threshold is None:  # the first observation is t = 0: thresholds are fractions of L_0
             self.threshold = self.level_tensor * loss.detach()
         hit = (loss.detach() <= self.threshold) & (self.steps < 0)
-        torch.where(hit.unsqueeze(-1), flat, self.params, out=self.params)
-        torch.where(hit, torch.full_like(self.steps, step), self.steps, out=self.steps)
+        # On a GPU, a masked copy every evaluated step (no host sync). On the CPU nothing is asynchronous, so
+        # reading `hit` costs nothing and the copy is made only on the rare steps that cross a level.
+        if self.params.device.type != "cpu" or bool(hit.any()):
+            torch.where(hit.unsqueeze(-1), flat, self.params, out=self.params)
+            self.steps.masked_fill_(hit, step)
 
     def caught(self, seed_index=None) -> dict[float, int]:
         """{level: step} of the levels reached (one host copy; seed_index picks a seed of a stack)."""
