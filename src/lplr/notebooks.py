@@ -54,7 +54,7 @@ def execute_notebook(source: str | Path, out_ipynb: str | Path, out_html: str | 
         src, executed = Path(scratch) / "source.ipynb", Path(scratch) / "executed.ipynb"
         nbformat.write(jupytext.read(source), src)
         try:
-            papermill.execute_notebook(str(src), str(executed), parameters=parameters, kernel_name="python3",
+            papermill.execute_notebook(str(src), str(executed), parameters=parameters, kernel_name="python3", language="python",
                                        cwd=str(Path.cwd()), progress_bar=False, log_output=True)
         except papermill.PapermillExecutionError as error:
             failed = out_ipynb.with_suffix(".failed.ipynb")
@@ -68,11 +68,25 @@ def execute_notebook(source: str | Path, out_ipynb: str | Path, out_html: str | 
 
 
 def failure_message(source: str | Path, error, failed: Path) -> str:
-    """'notebook NOTEBOOK: cell In [N] (first line) failed: Ename: evalue', then papermill's traceback."""
-    # In [N] is the execution count the HTML and the .failed.ipynb show; the first line finds it in the .py
+    """'notebook NOTEBOOK: code cell K failed (In [N], first line ...): Ename: evalue', then papermill's traceback.
+
+    K counts the code cells of the source (the .py), so it finds the cell there; In [N] is the execution count
+    the .failed.ipynb shows (papermill's injected-parameters cell counts there).
+    """
     lines = (error.source or "").strip().splitlines()
-    return (f"notebook {source}: cell In [{error.exec_count}] (cell {error.cell_index} of the executed notebook, "
-            f"first line: {lines[0] if lines else ''!r}) failed: {error.ename}: {error.evalue}\n"
+    where = f"In [{error.exec_count}]"
+    try:
+        import nbformat
+
+        # papermill adds error-marker cells to the executed notebook, so find the cell by its execution count
+        code = [c for c in nbformat.read(failed, as_version=4).cells
+                if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+        number = next(k for k, c in enumerate(code, 1) if c.get("execution_count") == error.exec_count)
+        where = f"code cell {number} of the source, {where} in the executed notebook"
+    except (OSError, ValueError, StopIteration):  # no executed notebook to count in: papermill's numbers only
+        pass
+    return (f"notebook {source}: {where} failed: {error.ename}: {error.evalue}\n"
+            f"first line of the cell: {lines[0] if lines else ''!r}\n"
             f"The cell:\n{error.source}\n"
             f"The executed notebook up to that cell: {failed}\n{error}")
 

@@ -18,6 +18,12 @@ from lplr.plots.style import no_data, positive, set_style, symlog_steps
 EXIT_STYLE = {"color": "0.4", "ls": ":", "lw": 0.9}
 
 
+def _legend(ax, **kw) -> None:
+    """A legend when the panel drew something labelled (a panel that says "no data" has none)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def _evaluated(curve: pd.DataFrame, column: str) -> pd.DataFrame:
     """The rows where `column` was evaluated (SGD evaluates the full-batch loss every eval_every steps)."""
     return curve[curve[column].notna()]
@@ -51,7 +57,7 @@ def loss_and_gap(curve: pd.DataFrame, row: Mapping) -> plt.Figure:
     if not drawn:
         no_data(ax, "no finite positive loss (diverged?)")
     ax.set(yscale="log", xlabel="step $t$", ylabel="loss")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     return fig
 
 
@@ -76,7 +82,7 @@ def pl_plane(curve: pd.DataFrame, row: Mapping) -> plt.Figure:
                 ax.plot(g, np.exp(row["pl_intercept"]) * g ** row["pl_slope"], color="black", lw=1.0,
                         label=rf"window fit, $\beta$ = {row['pl_slope']:.3g}")
         ax.set(xscale="log", yscale="log")
-        ax.legend(fontsize=7)
+        _legend(ax, fontsize=7)
     ax.set(xlabel=r"gap $L_t - L^*$", ylabel=r"$G_t = \|\nabla L\|^2$")
     return fig
 
@@ -98,7 +104,7 @@ def rates(curve: pd.DataFrame, probes: pd.DataFrame) -> plt.Figure:
         ax.set_yscale("log")
     symlog_steps(ax)
     ax.set_ylabel("rate per step")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     return fig
 
 
@@ -112,18 +118,18 @@ def kernel_over_checkpoints(probes: pd.DataFrame, exit_fraction: float | None = 
     _plot_positive(ax, steps, probes["lambda_max"], color="C3", marker="^", ms=3, label=r"$\lambda_{\max}(\Theta_t)$")
     _plot_positive(ax, steps, probes["lambda_min"], color="C0", marker="o", ms=3, label=r"$\lambda_{\min}(\Theta_t)$")
     ax.set(yscale="log", ylabel="eigenvalue")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     ax = axes[1]
     ax.plot(steps, probes["sharpness"], color="C3", marker="^", ms=3)
     ax.axhline(2.0, color="0.4", ls="--", lw=0.8, label="2 (stability limit)")
     ax.set(ylabel=r"sharpness $\eta\lambda_{\max}/n$")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     ax = axes[2]
     ax.plot(steps, probes["lambda_min_ratio"], color="C0", marker="o", ms=3, label=r"$\lambda_{\min}(\Theta_t)/\lambda_{\min}(\Theta_0)$")
     ax.plot(steps, probes["kernel_change"], color="C4", marker="D", ms=3, label=r"$\|\Theta_t-\Theta_0\|_F/\|\Theta_0\|_F$")
     if exit_fraction is not None:
         ax.axhline(exit_fraction, **EXIT_STYLE, label=f"LPLR exit ({exit_fraction:g})")
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
     for ax in axes:
         symlog_steps(ax)
     fig.tight_layout()
@@ -140,7 +146,7 @@ def eigenvalue_spectra(eigen: Mapping) -> plt.Figure:
         values = np.sort(np.asarray(eigen["eigenvalues"][k], float))[::-1]
         _plot_positive(ax, np.arange(1, len(values) + 1), values, color=color, lw=1.0, label=f"t = {int(step)}")
     ax.set(xscale="log", yscale="log", xlabel="index $i$ (largest first)", ylabel=r"$\lambda_i(\Theta_t)$")
-    ax.legend(fontsize=6, ncol=2)
+    _legend(ax, fontsize=6, ncol=2)
     return fig
 
 
@@ -155,7 +161,7 @@ def residual_shares(probes: pd.DataFrame, eigen: Mapping, top_k: int | None = No
     left.plot(probes["step"], probes["share_bottom_half"], color="C0", marker="o", ms=3, label="share on the bottom half")
     left.set(ylim=(-0.02, 1.02), ylabel=r"share of $\|r_t\|^2$")
     symlog_steps(left)
-    left.legend(fontsize=7)
+    _legend(left, fontsize=7)
     steps = np.asarray(eigen["steps"])
     colors = plt.cm.viridis(np.linspace(0, 1, len(steps)))
     for k, (step, color) in enumerate(zip(steps, colors)):
@@ -163,7 +169,7 @@ def residual_shares(probes: pd.DataFrame, eigen: Mapping, top_k: int | None = No
         if p.sum() > 0:
             right.scatter(positive(eigen["eigenvalues"][k]), positive(p / p.sum()), s=4, color=color, label=f"t = {int(step)}")
     right.set(xscale="log", yscale="log", xlabel=r"$\lambda_i(\Theta_t)$", ylabel=r"$p_i / \|r_t\|^2$")
-    right.legend(fontsize=6, ncol=2, markerscale=2)
+    _legend(right, fontsize=6, ncol=2, markerscale=2)
     fig.tight_layout()
     return fig
 

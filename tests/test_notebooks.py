@@ -1,0 +1,118 @@
+"""Notebooks (lplr.notebooks): which runs get a run explorer, the index page, the summary view, and papermill
+execution for real: parameters injected, HTML stamped, a failing cell named in the error."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from lplr.config import ConfigError, validate_config
+from lplr.notebooks import (NotebookError, execute_notebook, experiment_figures, index_page, selected_runs,
+                            summary_view)
+
+PROVENANCE = {"results_commit": "abc123", "drawn_commit": "abc123", "config_hash": "0123456789"}
+
+
+def test_first_seed_is_one_run_per_condition(default_config, schema):
+    config = validate_config(default_config, schema)
+    assert config["notebooks"] == {"runs": "first_seed"}
+    chosen = selected_runs(config, ["width", "init", "step", "cnn", "batch"])
+    assert chosen["width"] == [f"width={w}+seed=0" for w in (32, 64, 128, 256)]
+    assert {name: len(runs) for name, runs in chosen.items()} == {"width": 4, "init": 4, "step": 2, "cnn": 1, "batch": 3}
+    config["experiments"]["step"]["seeds"] = [2, 0]  # the first seed listed, not the smallest
+    assert selected_runs(config, ["step"])["step"] == ["lr=0.5+seed=2", "lr=0.05+seed=2"]
+
+
+def test_all_none_and_a_list_of_runs(default_config, schema):
+    config = validate_config(default_config, schema)
+    config["notebooks"]["runs"] = "all"
+    assert len(selected_runs(config, ["width"])["width"]) == 12
+    config["notebooks"]["runs"] = "none"
+    assert selected_runs(config, ["width", "cnn"]) == {"width": [], "cnn": []}
+    config["notebooks"]["runs"] = ["cnn/batch_size=64+seed=2", "width/width=32+seed=1"]
+    assert selected_runs(config, ["width", "cnn"]) == {"width": ["width=32+seed=1"], "cnn": ["batch_size=64+seed=2"]}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("width/width=33+seed=0", r"'notebooks.runs\[1\]': experiment 'width' has no run 'width=33\+seed=0'; its runs: "
+                              r"width=32\+seed=0"),
+    ("nope/width=32+seed=0", r"'notebooks.runs\[1\]': .* names experiment 'nope', which is not an enabled experiment"),
+])
+def test_a_listed_run_the_config_lacks_is_refused_naming_the_key(default_config, schema, entry, message):
+    config = validate_config(default_config, schema)
+    config["notebooks"]["runs"] = ["width/width=32+seed=0", entry]
+    with pytest.raises(ConfigError, match=message):
+        selected_runs(config, ["width", "cnn"])
+
+
+def test_the_schema_refuses_an_unknown_selection(default_config, schema):
+    default_config["notebooks"] = {"runs": "some"}
+    with pytest.raises(ConfigError, match="config key 'notebooks.runs'"):
+        validate_config(default_config, schema)
+
+
+def test_index_links_every_notebook_relative_to_itself_with_commit_and_config(tmp_path):
+    out = "results/notebooks/index.html"
+    page = index_page(out, {"width": ("results/notebooks/experiments/width.html", "E1 & co"),
+                            "cnn": ("results/notebooks/experiments/cnn.html", "")},
+                      {"width": ["results/notebooks/runs/width/width=32+seed=0.html"], "cnn": []}, PROVENANCE)
+    assert '<a href="experiments/width.html">width</a>: E1 &amp; co' in page
+    assert '<a href="experiments/cnn.html">cnn</a>' in page
+    assert '<a href="runs/width/width=32+seed=0.html">width=32+seed=0</a>' in page
+    assert "<code>abc123</code>" in page and "<code>0123456789</code>" in page
+    assert "LPLR results abc123, config 0123456789" in page  # the footer every stamped page has
+    empty = index_page(out, {"cnn": ("results/notebooks/experiments/cnn.html", "")}, {"cnn": []}, PROVENANCE)
+    assert "No run explorer in this build" in empty
+
+
+def test_summary_view_one_row_per_condition(tmp_path):
+    summary = pd.DataFrame({
+        "width": [8, 8, 16], "statistic": ["rate", "final_loss", "rate"], "estimate": [0.0123, 1e-5, 0.02],
+        "ci_low": [0.01, 5e-6, float("nan")], "ci_high": [0.015, 2e-5, float("nan")], "n": [3, 3, 1],
+        "coverage": 0.95, "scale": "log", "estimator": "geometric mean", "n_runs": [3, 3, 2]})
+    view = summary_view(summary, ["final_loss", "rate", "not_there"])
+    assert list(view.columns) == ["final_loss", "rate"] and list(view.index) == [8, 16]
+    assert view.loc[8, "rate"] == "0.0123 [0.01, 0.015] (3/3)"
+    assert view.loc[16, "rate"] == "0.02 [n/a, n/a] (1/2)"
+    single = summary_view(summary.drop(columns="width").head(1), ["rate"])
+    assert single.loc["all", "rate"] == "0.0123 [0.01, 0.015] (3/3)"
+
+
+def test_experiment_figures_come_from_the_registry():
+    assert experiment_figures("batch") == ["batch_size"]
+    assert experiment_figures("width")[0] == "loss_decay"
+    assert experiment_figures("width_eos") == []  # an experiment no figure shows: the notebook says so
+
+
+NOTEBOOK = '''# %% [markdown]
+# # A test notebook
+
+# %% tags=["parameters"]
+value = 1
+
+# %%
+print(f"value is {value}")
+'''
+
+
+def test_a_notebook_runs_with_its_parameters_and_a_failing_cell_names_notebook_and_cell(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LPLR_PROVENANCE", json.dumps(PROVENANCE))
+    (tmp_path / "good.py").write_text(NOTEBOOK)
+    execute_notebook("good.py", "out/good.ipynb", "out/good.html", {"value": 42})
+    assert "value is 42" in (tmp_path / "out/good.html").read_text()
+    assert "LPLR results abc123, config 0123456789" in (tmp_path / "out/good.html").read_text()
+    executed = json.loads((tmp_path / "out/good.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["parameters"] == {"value": 42}
+
+    (tmp_path / "bad.py").write_text(NOTEBOOK + '\n# %%\nresult = 1 / (value - 42)  # deliberately broken\n')
+    with pytest.raises(NotebookError) as raised:
+        execute_notebook("bad.py", "out/bad.ipynb", "out/bad.html", {"value": 42})
+    message = str(raised.value)
+    assert message.startswith("notebook bad.py: code cell 3 of the source, In [4] in the executed notebook failed: "
+                              "ZeroDivisionError: division by zero")
+    assert "result = 1 / (value - 42)  # deliberately broken" in message
+    assert "ZeroDivisionError: division by zero" in message
+    assert not (tmp_path / "out/bad.html").exists() and not (tmp_path / "out/bad.ipynb").exists()
+    assert (tmp_path / "out/bad.failed.ipynb").is_file()  # to open in Jupyter
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no scratch folder left
