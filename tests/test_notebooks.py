@@ -31,6 +31,8 @@ def test_all_none_and_a_list_of_runs(default_config, schema):
     assert selected_runs(config, ["width", "cnn"]) == {"width": [], "cnn": []}
     config["notebooks"]["runs"] = ["cnn/batch_size=64+seed=2", "width/width=32+seed=1"]
     assert selected_runs(config, ["width", "cnn"]) == {"width": ["width=32+seed=1"], "cnn": ["batch_size=64+seed=2"]}
+    config["experiments"]["cnn"]["enabled"] = False  # its listed run is skipped, not an error
+    assert selected_runs(config, ["width"]) == {"width": ["width=32+seed=1"]}
 
 
 @pytest.mark.parametrize("entry, message", [

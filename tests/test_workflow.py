@@ -115,12 +115,18 @@ def test_an_experiment_notebook_shows_its_figures_tables_and_reading_text(tiny_r
     figures = [figure for figure in FIGURES if FIGURES[figure].experiment == name]
     assert page.count("<img") == len(figures) >= 1  # each figure of the registry, drawn inline as a PNG
     for figure in figures:
-        assert f"{figure}</code>: {html.escape(FIGURES[figure].description)}" in page
+        assert f"{figure}</code>: {html.escape(FIGURES[figure].description, quote=False)}" in page
     runs = pd.read_csv(tiny_run / f"results/fits/{name}/runs.csv")
     assert all(run in page for run in runs["run"])  # the per-run table
     first_line = (ROOT / f"workflow/notebooks/reading/{name}.md").read_text().split("**")[1]
     assert first_line in page  # the reading text, rendered
-    assert "claims ledger not available in this build" in page  # no rule builds results/tables/claims.csv yet
+    claims = tiny_run / "results/tables/claims.csv"
+    if claims.exists():  # a rule builds the ledger: the notebook shows this experiment's rows
+        assert parameters["claims_csv"] == "results/tables/claims.csv"
+        ledger = pd.read_csv(claims)
+        assert all(claim in page for claim in ledger.loc[ledger["experiment"] == name, "claim"])
+    else:
+        assert parameters["claims_csv"] == "" and "claims ledger not available in this build" in page
 
 
 def test_the_run_explorer_shows_the_run(tiny_run):

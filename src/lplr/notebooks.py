@@ -98,7 +98,8 @@ def failure_message(source: str | Path, error, failed: Path) -> str:
 def selected_runs(config: dict, experiments: list[str]) -> dict[str, list[str]]:
     """{experiment: run ids} whose run explorer the default target builds (config `notebooks.runs`):
     first_seed = one per condition, the first seed listed; all; none; or a list of '<experiment>/<run id>'.
-    A listed run that the config does not have raises ConfigError naming the list entry."""
+    A listed run of a switched-off experiment is skipped; one the config does not have raises ConfigError
+    naming the list entry."""
     choice = config.get("notebooks", {}).get("runs", "first_seed")
     runs = {name: experiment_runs(config, name) for name in experiments}
     if choice == "none":
@@ -114,6 +115,8 @@ def selected_runs(config: dict, experiments: list[str]) -> dict[str, list[str]]:
     chosen = {name: [] for name in experiments}
     for index, entry in enumerate(choice):
         name, _, run = str(entry).partition("/")
+        if name in config["experiments"] and name not in runs:
+            continue  # switched off (`enabled: false`): its runs are not built, so neither are their explorers
         if name not in runs:
             raise ConfigError(f"config key 'notebooks.runs[{index}]': {entry!r} names experiment {name!r}, which is not "
                               f"an enabled experiment ({', '.join(experiments)}).")
