@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import ROOT
 from lplr.config import ConfigError, validate_config
 from lplr.notebooks import (NotebookError, execute_notebook, experiment_figures, index_page, selected_runs,
                             summary_view)
@@ -118,3 +119,53 @@ def test_a_notebook_runs_with_its_parameters_and_a_failing_cell_names_notebook_a
     assert not (tmp_path / "out/bad.html").exists() and not (tmp_path / "out/bad.ipynb").exists()
     assert (tmp_path / "out/bad.failed.ipynb").is_file()  # to open in Jupyter
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no scratch folder left
+
+
+@pytest.fixture(scope="module")
+def synthetic_results(tmp_path_factory):
+    """The analysis tables of test_plots' synthetic E1, as results/ of a working directory."""
+    from test_plots import EXPERIMENTS, FIT, VARY
+
+    from lplr.analysis import analyse_experiment
+    from lplr.io import write_csv
+    from lplr.plots import TABLES
+
+    root = tmp_path_factory.mktemp("workdir")
+    runs = EXPERIMENTS["width"]()
+    for table, frame in analyse_experiment(runs, VARY["width"], FIT).items():
+        write_csv(frame, root / TABLES[table].format(experiment="width"))
+    return root, runs
+
+
+def test_an_experiment_without_figures_or_reading_text_renders_and_shows_its_claims(synthetic_results, monkeypatch):
+    """The real experiment notebook for an experiment no figure shows and no reading text describes (e.g. a new
+    arm added to config.yaml), with a claims ledger that has rows for it."""
+    from lplr.plots import TABLES
+
+    root, _ = synthetic_results
+    monkeypatch.chdir(root)
+    pd.DataFrame({"claim": ["C1 linear decay", "C2 other"], "experiment": ["width_eos", "cnn"],
+                  "verdict": ["supported", "refuted"]}).to_csv(root / "claims.csv", index=False)
+    tables = {table: path.format(experiment="width") for table, path in TABLES.items()}
+    source = ROOT / "workflow/notebooks/experiment.py"
+    execute_notebook(source, "out/e.ipynb", "out/e.html", {"experiment": "width_eos", "description": "a new arm",
+                     "tables": tables, "reading_md": "", "claims_csv": "claims.csv",
+                     "figure_options": {"confidence": 0.95, "exit_fraction": 0.5}})
+    page = (root / "out/e.html").read_text()
+    assert "No figure of the registry (lplr.plots.registry.FIGURES) shows experiment 'width_eos'." in page
+    assert "No reading text for experiment 'width_eos' in this repository" in page
+    assert "C1 linear decay" in page and "C2 other" not in page  # its own claims only
+    assert "<img" not in page
+    assert "width=128+seed=2" in page  # the per-run table
+
+
+def test_the_run_explorer_refuses_a_run_its_tables_lack(synthetic_results, monkeypatch):
+    root, _ = synthetic_results
+    monkeypatch.chdir(root)
+    with pytest.raises(NotebookError) as raised:
+        execute_notebook(ROOT / "workflow/notebooks/run.py", "out/r.ipynb", "out/r.html",
+                         {"experiment": "width", "run": "width=99+seed=0", "manifest_json": "none.json",
+                          "eigenvalues_npz": "none.npz"})
+    message = str(raised.value)
+    assert "workflow/notebooks/run.py: code cell 2 of the source" in message
+    assert "KeyError" in message and "results/fits/width/runs.csv has no run 'width=99+seed=0'" in message
