@@ -225,7 +225,8 @@ def test_a_single_run_explorer_builds_only_what_it_needs(tmp_path, default_confi
         "probe_init": 1, "fit_experiment": 1, "notebook_run": 1, "total": 9}
     unknown = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=99+seed=0.html")
     assert unknown.returncode != 0
-    assert "experiment 'width' has no run 'width=99+seed=0' in this config; its runs: width=8+seed=0" in unknown.stderr
+    assert ("experiment 'width' has no run 'width=99+seed=0' in this config; its runs: width=8+seed=0"
+            in unknown.stdout + unknown.stderr)
 
 
 def test_a_failing_notebook_cell_fails_its_rule_naming_notebook_and_cell(tiny_run, tmp_path):
