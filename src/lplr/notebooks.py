@@ -54,8 +54,8 @@ def execute_notebook(source: str | Path, out_ipynb: str | Path, out_html: str | 
         src, executed = Path(scratch) / "source.ipynb", Path(scratch) / "executed.ipynb"
         nbformat.write(jupytext.read(source), src)
         try:
-            papermill.execute_notebook(str(src), str(executed), parameters=parameters, kernel_name="python3", language="python",
-                                       cwd=str(Path.cwd()), progress_bar=False, log_output=True)
+            papermill.execute_notebook(str(src), str(executed), parameters=parameters, kernel_name="python3",
+                                       language="python", cwd=str(Path.cwd()), progress_bar=False, log_output=True)
         except papermill.PapermillExecutionError as error:
             failed = out_ipynb.with_suffix(".failed.ipynb")
             if executed.exists():
@@ -68,7 +68,8 @@ def execute_notebook(source: str | Path, out_ipynb: str | Path, out_html: str | 
 
 
 def failure_message(source: str | Path, error, failed: Path) -> str:
-    """'notebook NOTEBOOK: code cell K failed (In [N], first line ...): Ename: evalue', then papermill's traceback.
+    """'notebook NOTEBOOK: code cell K of the source, In [N] in the executed notebook failed: Ename: evalue', the
+    cell's first line and text, where the executed notebook is kept, then papermill's traceback.
 
     K counts the code cells of the source (the .py), so it finds the cell there; In [N] is the execution count
     the .failed.ipynb shows (papermill's injected-parameters cell counts there).
