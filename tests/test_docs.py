@@ -9,7 +9,7 @@ from conftest import ROOT
 
 # Generated or local folders: paths under them are produced by the workflow or set-up, not shipped.
 GENERATED = ("results/", "logs/", "data/", ".venv/", ".snakemake/", "report.zip", "checkpoints/", "numbers.tex",
-             "provenance.tex")
+             "provenance.tex", "claims.tex")
 
 
 def named_paths(text: str) -> set[str]:

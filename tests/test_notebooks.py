@@ -15,19 +15,27 @@ PROVENANCE = {"results_commit": "abc123", "drawn_commit": "abc123", "config_hash
 
 
 def test_first_seed_is_one_run_per_condition(default_config, schema):
+    from lplr.config import conditions, experiment_runs, run_id
+
     config = validate_config(default_config, schema)
     assert config["notebooks"] == {"runs": "first_seed"}
-    chosen = selected_runs(config, ["width", "init", "step", "cnn", "batch"])
-    assert chosen["width"] == [f"width={w}+seed=0" for w in (32, 64, 128, 256)]
-    assert {name: len(runs) for name, runs in chosen.items()} == {"width": 4, "init": 4, "step": 2, "cnn": 1, "batch": 3}
-    config["experiments"]["step"]["seeds"] = [2, 0]  # the first seed listed, not the smallest
-    assert selected_runs(config, ["step"])["step"] == ["lr=0.5+seed=2", "lr=0.05+seed=2"]
+    names = list(config["experiments"])
+    chosen = selected_runs(config, names)
+    for name in names:
+        first = config["experiments"][name]["seeds"][0]
+        assert chosen[name] == [run_id(point, first) for point in conditions(config, name)]
+        assert set(chosen[name]) <= set(experiment_runs(config, name))
+    assert chosen["width"] == [f"width={w}+seed=0" for w in config["experiments"]["width"]["vary"]["width"]]
+    config["experiments"]["width"]["seeds"] = [2, 0]  # the first seed listed, not the smallest
+    assert selected_runs(config, ["width"])["width"][0] == "width=32+seed=2"
 
 
 def test_all_none_and_a_list_of_runs(default_config, schema):
+    from lplr.config import experiment_runs
+
     config = validate_config(default_config, schema)
     config["notebooks"]["runs"] = "all"
-    assert len(selected_runs(config, ["width"])["width"]) == 12
+    assert selected_runs(config, ["width"])["width"] == list(experiment_runs(config, "width"))
     config["notebooks"]["runs"] = "none"
     assert selected_runs(config, ["width", "cnn"]) == {"width": [], "cnn": []}
     config["notebooks"]["runs"] = ["cnn/batch_size=64+seed=2", "width/width=32+seed=1"]
@@ -84,7 +92,7 @@ def test_summary_view_one_row_per_condition(tmp_path):
 def test_experiment_figures_come_from_the_registry():
     assert experiment_figures("batch") == ["batch_size"]
     assert experiment_figures("width")[0] == "loss_decay"
-    assert experiment_figures("width_eos") == []  # an experiment no figure shows: the notebook says so
+    assert experiment_figures("a_new_arm") == []  # an experiment no figure shows: the notebook says so
 
 
 NOTEBOOK = '''# %% [markdown]
@@ -144,16 +152,16 @@ def test_an_experiment_without_figures_or_reading_text_renders_and_shows_its_cla
 
     root, _ = synthetic_results
     monkeypatch.chdir(root)
-    pd.DataFrame({"claim": ["C1 linear decay", "C2 other"], "experiment": ["width_eos", "cnn"],
+    pd.DataFrame({"claim": ["C1 linear decay", "C2 other"], "experiment": ["a_new_arm", "cnn"],
                   "verdict": ["supported", "refuted"]}).to_csv(root / "claims.csv", index=False)
     tables = {table: path.format(experiment="width") for table, path in TABLES.items()}
     source = ROOT / "workflow/notebooks/experiment.py"
-    execute_notebook(source, "out/e.ipynb", "out/e.html", {"experiment": "width_eos", "description": "a new arm",
+    execute_notebook(source, "out/e.ipynb", "out/e.html", {"experiment": "a_new_arm", "description": "a new arm",
                      "tables": tables, "reading_md": "", "claims_csv": "claims.csv",
                      "figure_options": {"confidence": 0.95, "exit_fraction": 0.5}})
     page = (root / "out/e.html").read_text()
-    assert "No figure of the registry (lplr.plots.registry.FIGURES) shows experiment 'width_eos'." in page
-    assert "No reading text for experiment 'width_eos' in this repository" in page
+    assert "No figure of the registry (lplr.plots.registry.FIGURES) shows experiment 'a_new_arm'." in page
+    assert "No reading text for experiment 'a_new_arm' in this repository" in page
     assert "C1 linear decay" in page and "C2 other" not in page  # its own claims only
     assert "<img" not in page
     assert "width=128+seed=2" in page  # the per-run table

@@ -199,7 +199,7 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
     steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
     rel_drift = metrics["rel_drift"].to_numpy(float)
     probed = spectrum.set_index("step")
-    for level, step in matched_loss_steps(steps, loss, manifest["settings"].get("loss_checkpoints", [])).items():
+    for level, step in matched_loss_steps(steps, loss, run.get("settings", {}).get("loss_checkpoints", [])).items():
         tag = f"{level:g}"  # at the first step with L_t <= level L_0; the kernel where that step was probed
         row[f"step_to_loss_{tag}"] = step
         row[f"rel_drift_at_loss_{tag}"] = rel_drift[int(np.searchsorted(steps, step))] if np.isfinite(step) else np.nan
