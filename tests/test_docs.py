@@ -9,7 +9,7 @@ from conftest import ROOT
 
 # Generated or local folders: paths under them are produced by the workflow or set-up, not shipped.
 GENERATED = ("results/", "logs/", "data/", ".venv/", ".snakemake/", "report.zip", "checkpoints/", "numbers.tex",
-             "provenance.tex")
+             "provenance.tex", "claims.tex")
 
 
 def named_paths(text: str) -> set[str]:
@@ -78,3 +78,23 @@ def test_licence_and_citation():
     (paper,) = citation["references"]
     assert paper["title"].startswith("From Sublinear to Linear: Fast Convergence in Deep Networks")
     assert paper["identifiers"][0]["value"] == "arXiv:2507.21429"
+
+
+def test_every_path_the_definitions_name_exists():
+    paths = named_paths((ROOT / "docs/definitions.md").read_text())
+    assert {"src/lplr/probe.py", "src/lplr/rates.py"} <= paths
+    assert missing(paths) == []
+
+
+def test_nothing_points_outside_the_repository():
+    """Definitions live in docs/definitions.md: no file names the project's private spec folder."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    outside = re.compile(r"\.\./shared/|/work/shared|shared/spec|\bexperiments\.md\b")
+    found = [name for name in tracked if (ROOT / name).is_file() and name != "tests/test_docs.py"
+             and (ROOT / name).suffix in (".py", ".md", ".yaml", ".yml", ".smk", ".tex", ".rst", ".txt", "")
+             and outside.search((ROOT / name).read_text(errors="replace"))]
+    assert found == []

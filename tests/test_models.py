@@ -1,4 +1,4 @@
-"""Models: parameter counts, init variances (experiments.md), the NTK parametrisation, the CNN's shapes."""
+"""Models: parameter counts, init variances (docs/definitions.md), the NTK parametrisation, the CNN's shapes."""
 
 import math
 

@@ -237,3 +237,77 @@ def test_figures_survive_runs_without_windows_or_probes(tables, monkeypatch):
     assert "no run with a spectrum" in texts["pl_ratio"]
     assert "no probed runs" in texts["ntk_stability"]
     assert texts["cnn_sgd"].count("no window") >= 8
+
+
+# ------------------------------------------------------------------------------------------------
+# the run explorer's panels (lplr.plots.run), from the same synthetic tables
+# ------------------------------------------------------------------------------------------------
+
+def _run_tables(tables, experiment_name: str, run: str):
+    from lplr.notebooks import run_row
+
+    runs = pd.read_csv(tables / TABLES["runs"].format(experiment=experiment_name))
+    curves = pd.read_csv(tables / TABLES["curves"].format(experiment=experiment_name))
+    probes = pd.read_csv(tables / TABLES["probes"].format(experiment=experiment_name))
+    eigen = EXPERIMENTS[experiment_name]()[run]["eigen"]
+    return (run_row(runs, run, "runs.csv"), curves[curves["run"] == run].reset_index(drop=True),
+            probes[probes["run"] == run].reset_index(drop=True), eigen)
+
+
+@pytest.mark.parametrize("experiment_name, run", [("width", "width=64+seed=0"), ("width", "width=128+seed=2"),
+                                                  ("width", "width=32+seed=2"), ("cnn", "batch_size=8+seed=0")])
+def test_run_panels_draw_the_run_from_its_tables(tables, experiment_name, run):
+    """A run with a window, a diverged run, a run without a window, and an SGD run (loss every 10 steps)."""
+    import matplotlib.pyplot as plt
+
+    from lplr.plots import run as panels
+
+    row, curve, probe, eigen = _run_tables(tables, experiment_name, run)
+    assert len(curve) and len(probe)
+    fig = panels.loss_and_gap(curve, row)
+    assert fig.axes[0].get_yscale() == "log"
+    assert ("window fit" in _texts(fig)) == bool(row["has_window"])
+    fig = panels.pl_plane(curve, row)
+    if row["has_window"]:
+        assert f"$\\beta$ = {row['pl_slope']:.3g}" in _texts(fig)
+    fig = panels.rates(curve, probe)
+    assert "PL bound" in _texts(fig)
+    # the PL bound is drawn from probes.csv as it is, not recomputed
+    (bound,) = [line for line in fig.axes[0].lines if line.get_label().startswith("PL bound")]
+    np.testing.assert_allclose(bound.get_ydata(), probe["pl_bound_rate"])
+    fig = panels.kernel_over_checkpoints(probe, 0.5)
+    assert len(fig.axes) == 3
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), probe["sharpness"])
+    fig = panels.eigenvalue_spectra(eigen)
+    lines = fig.axes[0].lines
+    assert len(lines) == len(eigen["steps"])
+    assert [np.nanmax(line.get_ydata()) for line in lines] == pytest.approx(np.max(eigen["eigenvalues"], axis=1))
+    fig = panels.residual_shares(probe, eigen, 10)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), probe["share_top_k"])
+    assert "top 10" in _texts(fig)
+    fig = panels.drift_and_accuracy(curve)
+    accuracy = curve["test_accuracy"].dropna()
+    if len(accuracy):
+        np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), accuracy)
+    else:
+        assert "no test accuracy recorded" in _texts(fig)
+    plt.close("all")
+
+
+def test_a_run_with_no_finite_loss_says_so(tables):
+    from lplr.plots import run as panels
+
+    row, curve, probe, eigen = _run_tables(tables, "width", "width=64+seed=0")
+    broken = curve.assign(loss=np.nan, gap=np.nan, window_line=np.nan, linearised_loss=np.nan, test_loss=np.nan,
+                          observed_rate=np.nan, first_order_rate=np.nan, local_linearised_rate=np.nan)
+    assert "no finite positive loss" in _texts(panels.loss_and_gap(broken, row))
+    assert "no finite gap and G" in _texts(panels.pl_plane(broken, row))
+    assert "no finite rate" in _texts(panels.rates(broken, probe.assign(pl_bound_rate=np.nan)))
+
+
+def test_an_unknown_run_is_refused_naming_the_table_and_its_runs(tables):
+    from lplr.notebooks import run_row
+
+    runs = pd.read_csv(tables / TABLES["runs"].format(experiment="step"))
+    with pytest.raises(KeyError, match=r"fits/step/runs.csv has no run 'lr=9\+seed=0'; its runs: lr=1.5\+seed=0"):
+        run_row(runs, "lr=9+seed=0", "results/fits/step/runs.csv")

@@ -1,12 +1,15 @@
 """Integration: the real Snakemake DAG on a tiny config in a temporary copy of the repository."""
 
+import html
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
@@ -35,7 +38,13 @@ def tiny_config(default: dict) -> dict:
         config["experiments"][name].update(seeds=[0])
     config["experiments"]["cnn"]["vary"] = {"batch_size": [8]}
     config["experiments"]["batch"]["vary"] = {"batch_size": ["full", 8]}
+    # one run explorer, of a run E3 shares with E2 (its manifest and spectrum are read from E2's folders: in the
+    # sorted tiny.yaml init comes first and trains He at lr 0.01 and width 8, which is E3's lr 0.01 at 150 steps)
+    config["notebooks"] = {"runs": [f"step/{EXPLORED}"]}
     return config
+
+
+EXPLORED = "lr=0.01+steps=150+seed=0"
 
 
 def copy_repo(dest, config: dict):
@@ -84,11 +93,65 @@ def test_every_target_is_built(tiny_run):
     for name in FIGURES:
         assert (tiny_run / f"results/figures/{name}.pdf").stat().st_size > 1000
         assert (tiny_run / f"results/figures/{name}.png").stat().st_size > 1000
-    notebook = json.loads((tiny_run / "results/notebooks/width_analysis.ipynb").read_text())
-    assert notebook["metadata"]["papermill"]["parameters"]["runs_csv"] == "results/fits/width/runs.csv"
-    assert not any(o.get("output_type") == "error" for c in notebook["cells"] for o in c.get("outputs", []))
-    assert "Per-run fits" in (tiny_run / "results/notebooks/width_analysis.html").read_text()
     assert (tiny_run / "results/paper/main.pdf").read_bytes().startswith(b"%PDF")
+
+
+EXPERIMENT_NAMES = sorted(name for name, block in tiny_config(yaml.safe_load((ROOT / "config.yaml").read_text()))[
+    "experiments"].items() if block.get("enabled", True))
+
+
+def executed(path) -> dict:
+    """An executed notebook, checked to have no error output."""
+    notebook = json.loads(path.read_text())
+    assert not any(o.get("output_type") == "error" for c in notebook["cells"] for o in c.get("outputs", [])), path
+    return notebook
+
+
+@pytest.mark.parametrize("name", EXPERIMENT_NAMES)
+def test_an_experiment_notebook_shows_its_figures_tables_and_reading_text(tiny_run, name):
+    notebook = executed(tiny_run / f"results/notebooks/experiments/{name}.ipynb")
+    parameters = notebook["metadata"]["papermill"]["parameters"]
+    assert parameters["experiment"] == name and parameters["tables"]["runs"] == f"results/fits/{name}/runs.csv"
+    assert parameters["reading_md"] == f"workflow/notebooks/reading/{name}.md"
+    page = (tiny_run / f"results/notebooks/experiments/{name}.html").read_text()
+    figures = [figure for figure in FIGURES if FIGURES[figure].experiment == name]
+    assert page.count("<img") == len(figures) >= 1  # each figure of the registry, drawn inline as a PNG
+    for figure in figures:
+        assert f"{figure}</code>: {html.escape(FIGURES[figure].description, quote=False)}" in page
+    runs = pd.read_csv(tiny_run / f"results/fits/{name}/runs.csv")
+    assert all(run in page for run in runs["run"])  # the per-run table
+    first_line = (ROOT / f"workflow/notebooks/reading/{name}.md").read_text().split("**")[1]
+    assert first_line in page  # the reading text, rendered
+    claims = tiny_run / "results/tables/claims.csv"
+    if claims.exists():  # a rule builds the ledger: the notebook shows this experiment's rows
+        assert parameters["claims_csv"] == "results/tables/claims.csv"
+        ledger = pd.read_csv(claims)
+        assert all(claim in page for claim in ledger.loc[ledger["experiment"] == name, "claim"])
+    else:
+        assert parameters["claims_csv"] == "" and "claims ledger not available in this build" in page
+
+
+def test_the_run_explorer_shows_the_run(tiny_run):
+    notebook = executed(tiny_run / f"results/notebooks/runs/step/{EXPLORED}.ipynb")
+    parameters = notebook["metadata"]["papermill"]["parameters"]
+    assert parameters["run"] == EXPLORED
+    # E3's run is E2's He run at the same width and lr (sorted tiny.yaml: init first): read from there
+    assert parameters["manifest_json"] == "results/train/init/init=he+lr=0.01+lr_mode=fixed+seed=0/manifest.json"
+    page = (tiny_run / f"results/notebooks/runs/step/{EXPLORED}.html").read_text()
+    assert f"Run <code>{EXPLORED}</code> of experiment <code>step</code>" in page
+    assert page.count("<img") == 7  # loss, G vs gap, rates, kernel, spectra, shares, drift and accuracy
+    assert '"lambda_max_0"' in page or "lambda_max_0" in page  # the manifest
+    assert not list((tiny_run / "results/notebooks/runs").glob("*/*.failed.ipynb"))
+    # only the selected run explorer is built by default
+    assert [p.name for p in (tiny_run / "results/notebooks/runs").rglob("*.html")] == [f"{EXPLORED}.html"]
+
+
+def test_the_index_links_every_notebook(tiny_run):
+    index = tiny_run / "results/notebooks/index.html"
+    links = re.findall(r'<a href="([^"]+)">', index.read_text())
+    htmls = {p for p in (tiny_run / "results/notebooks").rglob("*.html") if p != index}
+    assert {(index.parent / unquote(link)).resolve() for link in links} == {p.resolve() for p in htmls}
+    assert len(htmls) == len(EXPERIMENT_NAMES) + 1
 
 
 def test_paper_text_holds_the_fitted_numbers(tiny_run):
@@ -155,6 +218,39 @@ def test_a_single_figure_builds_only_what_it_needs(tmp_path, default_config):
         "probe_init": 1, "fit_experiment": 1, "figure_width_ablation": 1, "total": 9}
 
 
+def test_a_single_run_explorer_builds_only_what_it_needs(tmp_path, default_config):
+    workdir = copy_repo(tmp_path, tiny_config(default_config))
+    result = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=16+seed=1.html")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert job_counts(result.stdout + result.stderr) == {  # the E1 runs its fit needs (as for width_ablation)
+        "prepare_data": 1, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
+        "probe_init": 1, "fit_experiment": 1, "notebook_run": 1, "total": 9}
+    unknown = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=99+seed=0.html")
+    assert unknown.returncode != 0
+    assert ("experiment 'width' has no run 'width=99+seed=0' in this config; its runs: width=8+seed=0"
+            in unknown.stdout + unknown.stderr)
+
+
+def test_a_failing_notebook_cell_fails_its_rule_naming_notebook_and_cell(tiny_run, tmp_path):
+    """A broken copy of the run explorer in a copy of the tiny run: its rule fails, and its log names the notebook,
+    the cell and the error (papermill's), not a bare exit status."""
+    workdir = tmp_path / "broken"
+    shutil.copytree(tiny_run, workdir, symlinks=True, ignore=shutil.ignore_patterns("report.zip", "bundle-*"))
+    source = workdir / "workflow/notebooks/run.py"
+    cells = source.read_text().count("\n# %%\n")
+    source.write_text(source.read_text() + '\n# %%\nraise RuntimeError("deliberately broken cell")\n')
+    target = f"results/notebooks/runs/step/{EXPLORED}.html"
+    result = snakemake(workdir, "--cores", "1", target)
+    assert result.returncode != 0
+    assert f"logs/notebooks/runs/step/{EXPLORED}.log" in result.stdout + result.stderr
+    log = (workdir / f"logs/notebooks/runs/step/{EXPLORED}.log").read_text()
+    assert f"notebook workflow/notebooks/run.py: code cell {cells + 2} of the source" in log  # + parameters cell
+    assert "RuntimeError: deliberately broken cell" in log
+    assert 'raise RuntimeError("deliberately broken cell")' in log  # the cell itself
+    assert not (workdir / target).exists()
+    assert (workdir / f"results/notebooks/runs/step/{EXPLORED}.failed.ipynb").is_file()
+
+
 @pytest.mark.parametrize("batching, data_seed, expected", [
     ("per_seed", 0, {"prepare_data": 1, "train": 4, "probe_ntk": 4}),
     ("batched", "per_run", {"prepare_data": 2, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1,
@@ -219,7 +315,8 @@ def test_report_holds_every_figure(tiny_run):
     names = zipfile.ZipFile(tiny_run / "report.zip").namelist()
     for figure in FIGURES:
         assert any(name.endswith(f"/{figure}.pdf") for name in names), f"{figure}.pdf is not in the report"
-    assert any(name.endswith("/width_analysis.html") for name in names)
+    for notebook in [*(f"/{name}.html" for name in EXPERIMENT_NAMES), f"/{EXPLORED}.html", "/index.html"]:
+        assert any(name.endswith(notebook) for name in names), f"{notebook} is not in the report"
 
 
 def pdf_text(pdf) -> str:
@@ -247,7 +344,10 @@ def test_figures_notebook_and_paper_name_commit_and_config(tiny_run, schema):
                           text=True, check=True).stdout
     assert stamp in info
     assert Image.open(tiny_run / "results/figures/loss_decay.png").text["Description"] == stamp
-    assert stamp in (tiny_run / "results/notebooks/width_analysis.html").read_text()
+    assert stamp in (tiny_run / "results/notebooks/experiments/width.html").read_text()
+    assert stamp in (tiny_run / f"results/notebooks/runs/step/{EXPLORED}.html").read_text()
+    assert f"<code>{commit}</code>, config hash <code>{stamp.rsplit(' ', 1)[1]}</code>" in (
+        tiny_run / "results/notebooks/index.html").read_text()
     assert stamp in pdf_text(tiny_run / "results/paper/main.pdf")
 
 
@@ -279,7 +379,8 @@ def test_a_bundle_rebuilds_the_paper_elsewhere_without_training(tiny_run, tmp_pa
     dry = snakemake(fresh, "--cores", "2", "--dry-run", "--config", "device=cpu", configfile="results/restored/config.yaml")
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = job_counts(dry.stdout + dry.stderr)
-    assert jobs["paper"] == 1 and jobs["notebook_width_analysis"] == 1 and jobs["figure_loss_decay"] == 1
+    assert jobs["paper"] == 1 and jobs["figure_loss_decay"] == 1
+    assert jobs["notebook_experiment"] == len(EXPERIMENT_NAMES) and jobs["notebook_run"] == 1 and jobs["notebook_index"] == 1
     assert not [job for job in jobs if job.startswith(("prepare", "train", "probe"))]  # train_<experiment> too
 
     other = snakemake(fresh, "--cores", "1", "--dry-run", "--config", "precision=float64",

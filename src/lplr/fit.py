@@ -1,6 +1,6 @@
 """Statistics of the loss curves: L* estimators, the linear-regime window, rates, PL slopes.
 
-Definitions (experiments.md):
+Definitions (docs/definitions.md):
     gap_t       = L_t - L*
     linear rate c: least-squares slope of log gap_t against t inside the window, gap ~ exp(-c t)
     PL slope beta: least-squares slope of log G_t against log gap_t inside the window

@@ -17,8 +17,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -57,6 +55,8 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def torch_save(obj: Any, path: str | os.PathLike) -> None:
+    import torch  # here, not at the top: notebooks and light jobs import lplr.io without needing torch (~2 s)
+
     # through a file handle: given a path, torch names the archive's records after the (random)
     # temporary file name, so the same tensors would give different bytes on every run
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:

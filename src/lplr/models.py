@@ -1,7 +1,7 @@
 """Models with a scalar output f_theta: R^d -> R.
 
 MLP: `depth` linear layers (four hidden layers of width m and a scalar readout for depth 5), ReLU,
-standard parametrisation. Initialisations (experiments.md), for weight layer l = 1..L in forward order:
+standard parametrisation. Initialisations (docs/definitions.md), for weight layer l = 1..L in forward order:
     he           W_l ~ N(0, 2 / fan_in) for layers followed by a ReLU, readout N(0, 1 / fan_in), biases 0
     depth_aware  the He variance times g(l, L) = (1 - |L/2 - l| / L)^2
                  (L = 5: 0.49, 0.81, 0.81, 0.49, 0.25). We scale the variance: OUR reading of the summary.

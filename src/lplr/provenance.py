@@ -9,7 +9,7 @@ handed to every job through the environment variable LPLR_PROVENANCE:
                     commit is in its manifest.json, and a bundle lists them as run_commits.)
     drawn_commit    the commit that drew the output; differs from results_commit after a restore
     config_hash     a short hash of the resolved config without the keys that say how it ran
-                    (HOW_IT_RAN: device, where data are kept, seed batching, bundling), so the same experiment
+                    (HOW_IT_RAN: device, where data are kept, seed batching, bundling, notebooks), so the same experiment
                     run on a laptop and on a GPU node has the same hash
 
 Outside git the commits are "unknown"; outside Snakemake (`current()` with no environment variable)
@@ -31,7 +31,9 @@ ENVIRONMENT_VARIABLE = "LPLR_PROVENANCE"
 UNKNOWN = "unknown"
 # Config keys that say how a run was executed, not what it computed (dotted; "*" matches any experiment).
 HOW_IT_RAN = ("device", "data.root", "experiments.*.data.root", "bundle_checkpoints", "training.seed_batching",
-              "experiments.*.training.seed_batching")  # seeds batched or not: the same numbers (lplr.batched)
+              "experiments.*.training.seed_batching",  # seeds batched or not: the same numbers (lplr.batched)
+              "notebooks")  # which run explorers are built: the same results
+
 
 
 def what_it_is(config: dict) -> dict:

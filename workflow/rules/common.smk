@@ -30,6 +30,7 @@ from lplr.data import sample_shape
 
 from lplr.bundle import BundleError, bundle_name, check_restored_config, restored_manifest
 from lplr.provenance import describe, export
+from lplr.notebooks import READING, selected_runs
 
 try:
     validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
@@ -39,6 +40,8 @@ try:
     PROVENANCE = describe(config, RESTORED, workflow.basedir)
     if RESTORED:
         check_restored_config(RESTORED, PROVENANCE["config_hash"])
+    # {experiment: run ids} with a run explorer in the default target (config notebooks.runs)
+    NOTEBOOK_RUNS = selected_runs(config, enabled_experiments(config))
 except (ConfigError, BundleError) as error:
     raise WorkflowError(str(error)) from None
 export(PROVENANCE)  # every job stamps its figures, HTML and paper with it (lplr.provenance)
@@ -183,9 +186,69 @@ def experiment_files(pattern):
     return files
 
 
-def notebook_parameters(wildcards, input):
-    """A notebook's papermill parameters: each named input (the notebook source aside) as `<name>_csv`."""
-    return {f"{name}_csv": path for name, path in input.items() if name != "notebook"}
+CLAIMS = "results/tables/claims.csv"
+
+
+def claims_ledger(wildcards=None):
+    """[the claims ledger] when a rule of this workflow builds it, else [] (the experiment notebooks then say
+    it is not available). Evaluated when the DAG is built, after every rule file is read."""
+    return [CLAIMS] if any(CLAIMS in map(str, rule.output) for rule in workflow.rules) else []
+
+
+def reading_text(wildcards):
+    """[the experiment's reading text] (workflow/notebooks/reading/<experiment>.md) if the repository has one."""
+    path = READING.format(experiment=wildcards.experiment)
+    return [path] if os.path.isfile(os.path.join(workflow.basedir, path)) else []
+
+
+def optional_input(files) -> str:
+    """The path of an optional input (an input function that returns [path] or []), or ""."""
+    return files if isinstance(files, str) else next(iter(files), "")
+
+
+def experiment_notebook_parameters(wildcards, input):
+    """Papermill parameters of workflow/notebooks/experiment.py."""
+    from lplr.plots.registry import TABLES
+
+    return {"experiment": wildcards.experiment,
+            "description": config["experiments"][wildcards.experiment].get("description", ""),
+            "tables": {table: input[table] for table in TABLES},
+            "reading_md": optional_input(input.reading), "claims_csv": optional_input(input.claims),
+            "figure_options": {"confidence": config["fit"]["confidence"],
+                               "exit_fraction": config["fit"]["lplr_exit_fraction"]}}
+
+
+def run_file(pattern):
+    """An input function: `pattern` ('results/train/{experiment}/{run}/manifest.json') for the run of the
+    wildcards, at the folder of the experiment that trains it; an unknown run is refused, naming the runs."""
+
+    def files(wildcards):
+        runs = SOURCES.get(wildcards.experiment)
+        if runs is None or wildcards.run not in runs:
+            known = ", ".join(runs) if runs else f"none: enabled experiments are {', '.join(EXPERIMENTS)}"
+            raise WorkflowError(f"results/notebooks/runs/{wildcards.experiment}/{wildcards.run}.html: experiment "
+                                f"{wildcards.experiment!r} has no run {wildcards.run!r} in this config; its runs: {known}.")
+        owner, run = runs[wildcards.run]
+        return pattern.format(experiment=owner, run=run)
+
+    return files
+
+
+def run_notebook_parameters(wildcards, input):
+    """Papermill parameters of workflow/notebooks/run.py."""
+    return {"experiment": wildcards.experiment, "run": wildcards.run, "runs_csv": input.runs,
+            "curves_csv": input.curves, "probes_csv": input.probes, "manifest_json": input.manifest,
+            "eigenvalues_npz": input.eigenvalues, "exit_fraction": config["fit"]["lplr_exit_fraction"],
+            "top_k": config["fit"]["rates"]["top_k"]}
+
+
+def experiment_notebooks():
+    return [f"results/notebooks/experiments/{name}.html" for name in EXPERIMENTS]
+
+
+def run_notebooks():
+    """{experiment: html of each selected run explorer}."""
+    return {name: [f"results/notebooks/runs/{name}/{run}.html" for run in runs] for name, runs in NOTEBOOK_RUNS.items()}
 
 
 def train_gpus():
@@ -256,6 +319,7 @@ def probe_runtime(wildcards, attempt):
 def all_targets():
     targets = [f"results/tables/{name}_summary.csv" for name in EXPERIMENTS]
     targets += [f"results/figures/{figure}.pdf" for figure in ENABLED_FIGURES]
-    if "width" in EXPERIMENTS:  # the notebook and the paper are built around E1
-        targets += ["results/notebooks/width_analysis.html", "results/paper/main.pdf"]
+    targets.append("results/notebooks/index.html")  # and through it every notebook
+    if "width" in EXPERIMENTS:  # the paper is built around E1
+        targets.append("results/paper/main.pdf")
     return targets
