@@ -271,16 +271,17 @@ def test_seed_jobs_and_per_run_data_in_the_dag(tmp_path, default_config, batchin
 
 
 def test_a_condition_partly_shared_with_an_earlier_experiment_gets_its_own_batched_rule(tmp_path, default_config):
-    """E3's first condition (width 8, eta 0.01, 150 steps) is E1 at width 8 for E1's seeds 0 and 1: with E3 seeds
-    [0, 2] only seed 2 is trained by E3 in that condition, both seeds in the other, so the two conditions need
-    rules with different outputs."""
+    """E3's first condition (width 8, eta 0.01, 150 steps) is E2's He run at eta 0.01 for E2's seed 0 (tiny.yaml is
+    written with sorted keys, so `init` comes before `step` and `width`): with E3 seeds [0, 2] only seed 2 is
+    trained by E3 in that condition, both seeds in the other, so the two conditions need rules with different
+    outputs."""
     config = tiny_config(default_config)
     config["experiments"]["step"]["seeds"] = [0, 2]
     workdir = copy_repo(tmp_path, config)
     result = snakemake(workdir, "--dry-run", "results/tables/step_summary.csv")
     assert result.returncode == 0, result.stderr[-2000:]
     counts = job_counts(result.stdout + result.stderr)
-    assert (counts["train_step"], counts["train_step_1"], counts["train_width"]) == (1, 1, 1)
+    assert (counts["train_step"], counts["train_step_1"], counts["train_init"]) == (1, 1, 1)
     assert "results/train/step/lr=0.01+steps=150+seed=2/metrics.csv" in result.stdout
     assert "results/train/step/lr=0.01+steps=150+seed=0/metrics.csv" not in result.stdout
 

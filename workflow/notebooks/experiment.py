@@ -37,6 +37,8 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
+pd.set_option("display.max_colwidth", None)  # run ids are long (init=depth_aware+lr=0.15+lr_mode=calibrated+seed=0)
+
 from lplr.notebooks import experiment_figures, provenance_line, show_registry_figure, summary_view
 from lplr.plots.registry import FIGURES
 
