@@ -195,3 +195,15 @@ def test_run_ids_survive_the_cluster_job_command_line(default_config):
 
 def test_float_values_in_run_ids_have_no_separator():
     assert run_id({"lr": 1e6, "momentum": 0.9}, 0) == "lr=1e06+momentum=0.9+seed=0"
+
+
+@pytest.mark.parametrize("name", ["quick", "full-cpu", "paper"])
+def test_every_shipped_config_validates_merged_over_the_default(name):
+    """configs/<name>.yaml merged over config.yaml as Snakemake merges them: valid, and its run explorers exist."""
+    from lplr.config import enabled_experiments
+    from lplr.notebooks import selected_runs
+    from lplr.preflight import ROOT, load_config
+
+    config = load_config([ROOT / "configs" / f"{name}.yaml"])
+    chosen = selected_runs(config, enabled_experiments(config))
+    assert sum(len(runs) for runs in chosen.values()) >= 1
