@@ -36,7 +36,7 @@ from scipy import stats as scipy_stats
 
 from lplr.analysis import regime_of
 from lplr.formatting import format_number, format_value
-from lplr.stats import scale_of, summarise
+from lplr.stats import loglog_slope_by_seed, scale_of, summarise
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "not tested at this scale")
 NOT_TESTED = VERDICTS[3]
@@ -130,13 +130,9 @@ def rule_trend(runs, statistic, rule, confidence):
     if "distance_to" in rule:
         values = (values - rule["distance_to"]).abs()
     frame["_y"] = values
-    slopes = []
-    for _, group in frame.groupby("seed"):
-        group = group[np.isfinite(group["_y"]) & (group["_y"] > 0)]
-        if group[over].nunique() >= 2:
-            slopes.append(scipy_stats.linregress(np.log(group[over].astype(float)), np.log(group["_y"])).slope)
-    s = summarise(slopes, "linear", confidence)
-    s["estimator"] = f"per-seed log-log slope against {over}"
+    slope = loglog_slope_by_seed(frame, over, "_y", confidence)
+    s = {"estimate": slope["slope"], "ci_low": slope["ci_low"], "ci_high": slope["ci_high"], "n": slope["n"],
+         "estimator": f"per-seed log-log slope against {over}"}
     verdict = _side(s["ci_low"], s["ci_high"], 0.0, above=not decreasing)
     note = ""
     if verdict == "supported" and rule.get("monotone"):

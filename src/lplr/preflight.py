@@ -31,7 +31,7 @@ import torch
 import yaml
 
 from lplr import ntk
-from lplr.config import condition_id, conditions, data_settings, enabled_experiments, experiment_runs, load_schema, validate_config
+from lplr.config import condition_id, conditions, data_key, data_settings, enabled_experiments, experiment_runs, load_schema, validate_config
 from lplr.data import load_prepared, prepare
 from lplr.formatting import format_number
 from lplr.models import build_model
@@ -81,7 +81,7 @@ def preflight_data(settings: dict, max_points: int, folder: Path) -> tuple[dict 
         source = f"{dataset}, {n} of {settings['n_train']} points"
     prepared = {**settings, "dataset": dataset, "n_train": n, "n_test": 0,  # no test split needed
                 "seed": 0 if settings["seed"] == "per_run" else settings["seed"]}
-    out = folder / f"{dataset}-{n}-{abs(hash(str(sorted(prepared.items())))) % 10**8}"
+    out = folder / data_key(prepared)
     out.mkdir(parents=True, exist_ok=True)
     prepare(prepared, out)
     return load_prepared(out / "data.pt", dtype=torch.float64), source

@@ -60,15 +60,6 @@ FIGURES = {figure.name: figure for figure in (
     Figure("pl_ratio", "width", ("runs", "probes"),
            lambda t, out, o: width.pl_ratio(t["runs"], t["probes"], out),
            "E1: the PL ratio rho_t against mu_t at the probes"),
-    Figure("sharpness", "width", ("runs", "curves"),
-           lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out),
-           "E1 at a fixed eta: the tracked sharpness of every run against the theorem's eta <= 1/L, and the loss"),
-    Figure("sharpness_calibrated", "width_calibrated", ("runs", "curves"),
-           lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out),
-           "E1 at a fixed eta*lambda_max(Theta_0)/n: the tracked sharpness and the loss"),
-    Figure("sharpness_eos", "width_eos", ("runs", "curves"),
-           lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out),
-           "The edge-of-stability contrast: the tracked sharpness and the loss"),
     Figure("init_comparison", "init", ("runs", "curves"),
            lambda t, out, o: init.init_comparison(t["runs"], t["curves"], out),
            "E2: He against depth-aware initialisation"),
@@ -82,6 +73,16 @@ FIGURES = {figure.name: figure for figure in (
            lambda t, out, o: sgd.batch_size(t["summary"], out, o["confidence"]),
            "E5: rates, PL slope and final loss against batch size"),
 )}
+
+
+# the tracked sharpness of every run, one figure per E1 arm
+FIGURES.update({name: Figure(name, experiment, ("runs", "curves"),
+                             lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out), description)
+                for name, experiment, description in (
+    ("sharpness", "width", "E1 at a fixed eta: the tracked sharpness of every run against the theorem's eta <= 1/L, "
+                           "and the loss"),
+    ("sharpness_calibrated", "width_calibrated", "E1 at a fixed eta*lambda_max(Theta_0)/n: the tracked sharpness and the loss"),
+    ("sharpness_eos", "width_eos", "The edge-of-stability contrast: the tracked sharpness and the loss"))})
 
 
 def figure_inputs(name: str) -> dict[str, str]:
