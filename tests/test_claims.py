@@ -136,3 +136,40 @@ def test_the_sentences_follow_the_data_when_the_direction_reverses():
     tex = claims_latex(rising)
     assert r"\claimstable" in tex and r"\claimsprose" in tex and "CONTRADICTED" in tex
     assert r"lplr@claims.contradicted\endcsname{1}" in tex and r"lplr@claims.supported\endcsname{0}" in tex
+
+
+def test_seeds_to_decide_matches_the_t_interval_it_plans_for():
+    """The planned m is the first seed count whose t-interval (same spread, same estimate) clears the boundary:
+    m seeds decide, m - 1 do not."""
+    from scipy import stats
+    from lplr.claims import seeds_to_decide
+
+    confidence, n, centre, sd = 0.99, 4, 0.3, 1.0
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n)
+    m = seeds_to_decide(centre, centre - half, centre + half, n, confidence, ("linear", (0.0,)))
+    assert np.isfinite(m) and m > n
+
+    def clears(k):
+        return stats.t.ppf((1 + confidence) / 2, k - 1) * sd / np.sqrt(k) < centre
+    assert clears(int(m)) and not clears(int(m) - 1)
+    # on the log scale the distance is taken between logs: a ratio of 2 against the boundary 1
+    m_log = seeds_to_decide(2.0, 2.0 / np.exp(half), 2.0 * np.exp(half), n, confidence, ("log", (1.0,)))
+    k = int(m_log)
+    assert stats.t.ppf((1 + confidence) / 2, k - 1) * sd / np.sqrt(k) < np.log(2.0)
+    # an estimate on the boundary never decides; no interval, no plan
+    assert np.isinf(seeds_to_decide(0.0, -1.0, 1.0, n, confidence, ("linear", (0.0,))))
+    assert np.isnan(seeds_to_decide(0.3, np.nan, np.nan, 1, confidence, ("linear", (0.0,))))
+
+
+def test_the_ledger_reports_the_interval_width_and_the_seeds_an_inconclusive_row_needs():
+    frame = runs(rate_slowdown=lambda w, s, rng: 1.4 * np.exp(0.3 * rng.standard_normal()))
+    out = ledger(claim("rate_slowdown", {"test": "equivalence", "low": 0.67, "high": 1.5}, at={"width": "max"}), frame)
+    row = out.iloc[0]
+    assert row["verdict"] == "inconclusive"
+    assert row["interval_width"] == pytest.approx(row["high"] - row["low"])
+    assert row["seeds_to_decide"] > row["n"]
+    assert f"about {int(row['seeds_to_decide'])} seeds (here 8)" in claim_sentence(row)
+    decided = ledger(claim("rate_slowdown", {"test": "equivalence", "low": 0.67, "high": 1.5}, at={"width": "max"}),
+                     runs(rate_slowdown=lambda w, s, rng: np.exp(0.02 * rng.standard_normal()))).iloc[0]
+    assert decided["verdict"] == "supported" and decided["seeds_to_decide"] <= decided["n"]
+    assert "seeds" not in claim_sentence(decided).split("verdict")[1]

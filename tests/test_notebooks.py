@@ -8,8 +8,8 @@ import pytest
 
 from conftest import ROOT
 from lplr.config import ConfigError, validate_config
-from lplr.notebooks import (NotebookError, execute_notebook, experiment_figures, index_page, selected_runs,
-                            summary_view)
+from lplr.notebooks import (NotebookError, execute_notebook, experiment_figures, index_page, selected_experiments,
+                            selected_runs, summary_view)
 
 PROVENANCE = {"results_commit": "abc123", "drawn_commit": "abc123", "config_hash": "0123456789"}
 
@@ -56,6 +56,19 @@ def test_a_listed_run_the_config_lacks_is_refused_naming_the_key(default_config,
     config["notebooks"]["runs"] = ["width/width=32+seed=0", entry]
     with pytest.raises(ConfigError, match=message):
         selected_runs(config, ["width", "cnn"])
+
+
+def test_experiment_notebooks_all_none_or_a_list(default_config, schema):
+    config = validate_config(default_config, schema)
+    assert config["notebooks"]["experiments"] == "all"
+    assert selected_experiments(config, ["width", "cnn"]) == ["width", "cnn"]
+    config["notebooks"]["experiments"] = "none"
+    assert selected_experiments(config, ["width", "cnn"]) == []
+    config["notebooks"]["experiments"] = ["cnn", "step"]  # listed order does not matter; step is switched off here
+    assert selected_experiments(config, ["width", "cnn"]) == ["cnn"]
+    config["notebooks"]["experiments"] = ["width", "widht"]
+    with pytest.raises(ConfigError, match=r"'notebooks.experiments\[1\]': 'widht' is not an experiment"):
+        selected_experiments(config, ["width"])
 
 
 def test_the_schema_refuses_an_unknown_selection(default_config, schema):

@@ -70,3 +70,14 @@ def test_bad_sizes_and_devices_are_named():
         resources.train_memory_mb(10, 10, 2, 2, 1, "tpu")
     with pytest.raises(ValueError, match="seeds = 0"):
         resources.train_runtime_min(10, 10, 10, 0, "cpu")
+
+
+def test_training_priority_orders_jobs_by_their_work():
+    """The widest, longest, most-seeded jobs start first (Snakemake runs higher priorities first)."""
+    from lplr.resources import parameter_count, train_priority
+
+    def mlp(width):
+        return parameter_count("mlp", width, 5, (1, 28, 28))
+    e1_widest = train_priority(mlp(256), 256, 2000, 8)
+    assert e1_widest > train_priority(mlp(64), 256, 10000, 5) > train_priority(mlp(32), 256, 2000, 8) > 0
+    assert train_priority(mlp(256), 256, 2000, 3) < e1_widest

@@ -30,7 +30,6 @@ import pandas as pd
 from lplr import rates
 from lplr.fit import LSTAR_METHODS, fit_curve, lplr_exit_step
 from lplr.io import read_json
-from lplr.probe import linearised_loss
 from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
 
 LN10 = math.log(10.0)
@@ -123,7 +122,7 @@ def run_curve(metrics: pd.DataFrame, eigen: dict, manifest: dict, fitted: dict, 
     curve["local_linearised_rate"] = _local_linearised(steps, np.asarray(eigen["steps"], float), eigen, eta)
     curve["linearised_loss"] = np.nan  # the lazy model from Theta_0, when the probe set is the training set
     if int(eigen["n_probe"]) == manifest["n_train"]:
-        curve["linearised_loss"] = linearised_loss(eigen["eigenvalues"][0], eigen["projections"][0], eta, steps)
+        curve["linearised_loss"] = rates.linearised_loss(eigen["eigenvalues"][0], eigen["projections"][0], eta, steps)
     return curve
 
 

@@ -106,6 +106,8 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
     step, which is most of a width-32 step on the CPU)."""
     layers = [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(len(template.layers))]
     scales = list(getattr(template, "scales", [1.0] * len(layers)))  # NTKMLP: W_l * s_l, as its forward
+    grad_flat = torch.empty_like(stack.flat)
+    grad_views = stack.split(grad_flat)
 
     def forward_from(params, x):
         h = x.flatten(2)
@@ -116,11 +118,17 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
         return h.squeeze(-1)
 
     def loss_and_grad(x, y):
+        # Leaves per parameter (views of the same storage, so updates stay in place), not one leaf for the flat
+        # [S, P] tensor: autograd of a slice materialises a zero-filled [S, P] gradient per parameter and adds
+        # them up (10 full passes over S x P per step, half of a width-256 step); here g is written once, into a
+        # buffer reused every step (each g is consumed by the diagnostics and the update before the next call).
         with torch.enable_grad():
-            flat = stack.flat.detach().requires_grad_(True)  # the same storage: updates stay in place
-            loss = 0.5 * (forward_from(stack.split(flat), x) - y).pow(2).mean(1)
-            (g,) = torch.autograd.grad(loss.sum(), flat)
-        return loss.detach(), g
+            leaves = {name: view.detach().requires_grad_(True) for name, view in stack.views.items()}
+            loss = 0.5 * (forward_from(leaves, x) - y).pow(2).mean(1)
+            grads = torch.autograd.grad(loss.sum(), [leaves[name] for name in stack.names])
+        with torch.no_grad():
+            torch._foreach_copy_([grad_views[name] for name in stack.names], list(grads))
+        return loss.detach(), grad_flat
 
     @torch.no_grad()
     def forward(x):

@@ -42,7 +42,7 @@ VERDICTS = ("supported", "contradicted", "inconclusive", "not tested at this sca
 NOT_TESTED = VERDICTS[3]
 COLUMNS = ["claim", "paper_claim", "experiment", "condition", "regime", "regime_observed", "scale", "config",
            "paper_statement", "paper_value", "statistic", "estimator", "estimate", "low", "high", "confidence",
-           "n", "n_runs", "rule", "verdict", "tightness", "note"]
+           "n", "n_runs", "rule", "verdict", "interval_width", "seeds_to_decide", "tightness", "note"]
 
 
 class ClaimError(ValueError):
@@ -113,12 +113,14 @@ def rule_equivalence(runs, statistic, rule, confidence):
         verdict = "contradicted"
     else:
         verdict = "inconclusive"
+    s["decision"] = (s["scale"], (low, high))
     return s, verdict, f"interval inside [{format_number(low)}, {format_number(high)}]"
 
 
 def rule_threshold(runs, statistic, rule, confidence, above):
     s = summarise(_completed(runs)[statistic], scale_of(statistic), confidence)
     word = "above" if above else "below"
+    s["decision"] = (s["scale"], (rule["threshold"],))
     return s, _side(s["ci_low"], s["ci_high"], rule["threshold"], above), \
         f"interval {word} {format_number(rule['threshold'])}"
 
@@ -132,7 +134,7 @@ def rule_trend(runs, statistic, rule, confidence):
     frame["_y"] = values
     slope = loglog_slope_by_seed(frame, over, "_y", confidence)
     s = {"estimate": slope["slope"], "ci_low": slope["ci_low"], "ci_high": slope["ci_high"], "n": slope["n"],
-         "estimator": f"per-seed log-log slope against {over}"}
+         "estimator": f"per-seed log-log slope against {over}", "decision": ("linear", (0.0,))}
     verdict = _side(s["ci_low"], s["ci_high"], 0.0, above=not decreasing)
     note = ""
     if verdict == "supported" and rule.get("monotone"):
@@ -158,6 +160,7 @@ def rule_compare(runs, statistic, rule, confidence):
     else:
         diffs = paired["a"] - paired["b"]
     s = summarise(diffs, "linear", confidence)
+    s["decision"] = ("log", (1.0,)) if ratio else ("linear", (0.0,))
     name_a, name_b = (",".join(f"{k}={format_value(v)}" for k, v in rule[x].items()) for x in ("a", "b"))
     less = rule["direction"] == "less"
     verdict = _side(s["ci_low"], s["ci_high"], 0.0, above=not less)
@@ -191,6 +194,47 @@ def rule_proportion(runs, statistic, rule, confidence):
     else:
         verdict = "inconclusive"
     return s, verdict, f"no run with {rule['violation']}; contradicted if more than {format_number(rule['max_fraction'])} of runs"
+
+
+def seeds_to_decide(estimate: float, low: float, high: float, n: int, confidence: float, decision) -> float:
+    """Seeds a t-interval would need to clear every decision boundary, if the pilot's estimate and per-seed spread held.
+
+    On the decision scale z (log for log-scale statistics and ratios), the pilot's interval gives the per-seed
+    spread s = half_width * sqrt(n) / t_{n-1}; the answer is the smallest m >= 2 with t_{m-1} s / sqrt(m) <
+    min_b |z(estimate) - z(b)| over the rule's boundaries b. Inf when the estimate sits on a boundary (or would
+    need more than 100,000 seeds); NaN without an interval (n < 2, or a rule without a t-interval). A planning
+    figure, not a test: the next run's estimate will move.
+    """
+    if decision is None or n < 2 or not all(np.isfinite([estimate, low, high])):
+        return np.nan
+    scale, boundaries = decision
+    if scale == "log":
+        if min(estimate, low, high, *boundaries) <= 0:
+            return np.nan
+        forward = np.log
+    elif scale == "linear":
+        forward = float
+    else:  # order statistics and logit intervals are not t-intervals of a mean on this scale
+        return np.nan
+    z, z_low, z_high = forward(estimate), forward(low), forward(high)
+    distance = min(abs(z - forward(b)) for b in boundaries)
+    spread = (z_high - z_low) / 2 * math.sqrt(n) / scipy_stats.t.ppf((1 + confidence) / 2, n - 1)
+    if spread == 0:
+        return 2.0 if distance > 0 else math.inf
+    if distance == 0:
+        return math.inf
+    quantile = (1 + confidence) / 2
+    # t_{m-1} s / sqrt(m) falls monotonically in m: bisect on [2, 100000]
+    lo, hi = 2, 100_000
+    if scipy_stats.t.ppf(quantile, hi - 1) * spread / math.sqrt(hi) >= distance:
+        return math.inf
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if scipy_stats.t.ppf(quantile, mid - 1) * spread / math.sqrt(mid) < distance:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(lo)
 
 
 def apply_rule(runs: pd.DataFrame, statistic: str, rule: dict, confidence: float) -> tuple[dict, str, str, str]:
@@ -302,6 +346,9 @@ def build_ledger(claims_cfg: dict, runs_by_experiment: dict[str, pd.DataFrame], 
                    scale=scale_label(selection, data_by_experiment.get(experiment, {})),
                    estimator=summary.get("estimator", ""), estimate=summary["estimate"], low=summary["ci_low"],
                    high=summary["ci_high"], n=summary["n"], n_runs=len(selection), rule=text, verdict=verdict,
+                   interval_width=summary["ci_high"] - summary["ci_low"],
+                   seeds_to_decide=seeds_to_decide(summary["estimate"], summary["ci_low"], summary["ci_high"],
+                                                   summary["n"], confidence, summary.get("decision")),
                    tightness=summary["estimate"] if claim.get("tightness") else np.nan, note=note)
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)

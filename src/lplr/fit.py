@@ -75,6 +75,16 @@ class Window:
     r2: float
 
 
+def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(slope, intercept, R^2) of the least-squares line: scipy.stats.linregress's centred formulas without
+    its per-call argument handling, which cost ~1 ms per call (detect_window makes ~300 calls per fit)."""
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx, sxy, syy = float(dx @ dx), float(dx @ dy), float(dy @ dy)
+    slope = sxy / sxx
+    r2 = 0.0 if sxx == 0 or syy == 0 else min(sxy * sxy / (sxx * syy), 1.0)  # linregress: r = 0 on a flat line
+    return slope, float(y.mean()) - slope * float(x.mean()), r2
+
+
 def detect_window(steps: np.ndarray, log_gap: np.ndarray, r2_min: float, min_fraction: float, grid: int,
                   max_residual: float = np.inf) -> Window | None:
     """The longest window (on a grid of candidate ends) whose log-linear fit reaches R^2 >= r2_min
@@ -91,15 +101,14 @@ def detect_window(steps: np.ndarray, log_gap: np.ndarray, r2_min: float, min_fra
                 continue
             if not finite[a:b + 1].all():
                 continue
-            fit = stats.linregress(steps[a:b + 1], log_gap[a:b + 1])
-            r2 = fit.rvalue ** 2
+            slope, intercept, r2 = _line_fit(steps[a:b + 1], log_gap[a:b + 1])
             if r2 < r2_min:
                 continue
-            residual = log_gap[a:b + 1] - (fit.intercept + fit.slope * steps[a:b + 1])
+            residual = log_gap[a:b + 1] - (intercept + slope * steps[a:b + 1])
             if np.abs(residual).max() > max_residual:
                 continue
             if best is None or span > best.end - best.start or r2 > best.r2:
-                best = Window(int(steps[a]), int(steps[b]), float(fit.slope), float(fit.intercept), float(r2))
+                best = Window(int(steps[a]), int(steps[b]), slope, intercept, r2)
     return best
 
 

@@ -96,6 +96,21 @@ def failure_message(source: str | Path, error, failed: Path) -> str:
 # which runs get a run explorer
 # ------------------------------------------------------------------------------------------------
 
+def selected_experiments(config: dict, experiments: list[str]) -> list[str]:
+    """The enabled experiments whose notebook the default target builds (config `notebooks.experiments`):
+    all, none, or a list of experiment names (a switched-off one is skipped; an unknown one raises ConfigError)."""
+    choice = config.get("notebooks", {}).get("experiments", "all")
+    if choice in ("all", "none"):
+        return list(experiments) if choice == "all" else []
+    if not isinstance(choice, list):
+        raise ConfigError(f"config key 'notebooks.experiments': {choice!r} is not all, none or a list of experiments.")
+    for index, name in enumerate(choice):
+        if name not in config["experiments"]:
+            raise ConfigError(f"config key 'notebooks.experiments[{index}]': {name!r} is not an experiment of the config "
+                              f"({', '.join(config['experiments'])}).")
+    return [name for name in experiments if name in choice]
+
+
 def selected_runs(config: dict, experiments: list[str]) -> dict[str, list[str]]:
     """{experiment: run ids} whose run explorer the default target builds (config `notebooks.runs`):
     first_seed = one per condition, the first seed listed; all; none; or a list of '<experiment>/<run id>'.

@@ -208,7 +208,18 @@ def claim_sentence(row) -> str:
         text += f"; the paper's value: {row['paper_value']}"
     if isinstance(row.get("note"), str) and row["note"]:
         text += f" ({row['note']})"
-    return text + "."
+    return text + "." + _seeds_clause(row)
+
+
+def _seeds_clause(row) -> str:
+    """For an inconclusive row: how many seeds the pilot's spread says would decide it (lplr.claims.seeds_to_decide)."""
+    seeds = row.get("seeds_to_decide")
+    if row["verdict"] != "inconclusive" or not isinstance(seeds, float) or np.isnan(seeds):
+        return ""
+    if np.isinf(seeds):
+        return " The estimate sits on the rule's boundary (or within noise of it): no feasible number of seeds decides it."
+    return (f" If the estimate and the per-seed spread held, about {int(seeds)} seeds (here {int(row['n'])}) would "
+            "decide it.")
 
 
 def claims_latex(ledger: pd.DataFrame) -> str:

@@ -106,13 +106,6 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     return frame
 
 
-def linearised_loss(eigenvalues0: np.ndarray, projections0: np.ndarray, lr: float, steps: np.ndarray) -> np.ndarray:
-    """L_lin(t) = (1/2n) sum_i (1 - eta lambda_i / n)^(2t) (u_i . r_0)^2, the initial-NTK prediction."""
-    n = len(eigenvalues0)
-    factors = (1.0 - lr * eigenvalues0 / n) ** 2
-    return (projections0[None, :] * factors[None, :] ** steps[:, None]).sum(axis=1) / (2 * n)
-
-
 def probe_runs(train_dirs: dict[str, Path], data_files: dict[str, str | Path], out_spectra: dict[str, Path],
                out_eigen: dict[str, Path], probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0,
                device: str = "cpu") -> dict[str, pd.DataFrame]:

@@ -97,3 +97,10 @@ def segment_rate(steps: np.ndarray, loss: np.ndarray, start: float, end: float) 
         return np.nan
     log_loss = np.log(loss[ok])
     return float((np.interp(a, steps[ok], log_loss) - np.interp(b, steps[ok], log_loss)) / (b - a))
+
+
+def linearised_loss(eigenvalues0: np.ndarray, projections0: np.ndarray, lr: float, steps: np.ndarray) -> np.ndarray:
+    """L_lin(t) = (1/2n) sum_i (1 - eta lambda_i / n)^(2t) (u_i . r_0)^2, the initial-NTK prediction."""
+    n = len(eigenvalues0)
+    factors = (1.0 - lr * eigenvalues0 / n) ** 2
+    return (projections0[None, :] * factors[None, :] ** steps[:, None]).sum(axis=1) / (2 * n)

@@ -106,6 +106,14 @@ def train_runtime_min(params: int, n: int, steps: int, seeds: int, device: str, 
     return max(_minutes(flops / FLOPS[kind, "float32"], attempt) for kind in _device_kinds(device))
 
 
+def train_priority(params: int, n: int, steps: int, seeds: int) -> int:
+    """Snakemake priority of a training job: its GD work in GFLOP (seeds x steps x 6 n P), so the widest,
+    longest jobs start first and a run does not end waiting on one of them (a CNN's convolutions reuse
+    each weight and do more work than 6 n P; its jobs are short and many)."""
+    _check_size(params=params, n=n, steps=steps, seeds=seeds)
+    return int(seeds * steps * 6 * n * params // 10**9)
+
+
 def probe_runtime_min(params: int, n: int, n_probe: int, width: int, depth: int, checkpoints: int, seeds: int,
                       device: str, attempt: int = 1) -> int:
     _check_size(params=params, n=n, n_probe=n_probe, checkpoints=checkpoints, seeds=seeds, attempt=attempt)

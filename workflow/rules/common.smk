@@ -30,7 +30,7 @@ from lplr.data import sample_shape
 
 from lplr.bundle import BundleError, bundle_name, check_restored_config, restored_manifest
 from lplr.provenance import describe, export
-from lplr.notebooks import READING, selected_runs
+from lplr.notebooks import READING, selected_experiments, selected_runs
 
 try:
     validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
@@ -42,6 +42,7 @@ try:
         check_restored_config(RESTORED, PROVENANCE["config_hash"])
     # {experiment: run ids} with a run explorer in the default target (config notebooks.runs)
     NOTEBOOK_RUNS = selected_runs(config, enabled_experiments(config))
+    NOTEBOOK_EXPERIMENTS = selected_experiments(config, enabled_experiments(config))
 except (ConfigError, BundleError) as error:
     raise WorkflowError(str(error)) from None
 export(PROVENANCE)  # every job stamps its figures, HTML and paper with it (lplr.provenance)
@@ -243,7 +244,7 @@ def run_notebook_parameters(wildcards, input):
 
 
 def experiment_notebooks():
-    return [f"results/notebooks/experiments/{name}.html" for name in EXPERIMENTS]
+    return [f"results/notebooks/experiments/{name}.html" for name in NOTEBOOK_EXPERIMENTS]
 
 
 def run_notebooks():
@@ -302,6 +303,11 @@ def train_runtime(wildcards, attempt):
     settings, n, _, params = job_size(wildcards)
     return resources.train_runtime_min(params, n, settings["steps"], seeds_per_job(wildcards), config["device"],
                                        attempt)
+
+
+def train_priority(wildcards):
+    settings, n, _, params = job_size(wildcards)
+    return resources.train_priority(params, n, settings["steps"], seeds_per_job(wildcards))
 
 
 def probe_mem_mb(wildcards, attempt):

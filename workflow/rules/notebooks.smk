@@ -60,7 +60,7 @@ rule notebook_index:
                     subcategory="Index"),
     params:
         experiments={name: (html, config["experiments"][name].get("description", ""))
-                     for name, html in zip(EXPERIMENTS, experiment_notebooks())},
+                     for name, html in zip(NOTEBOOK_EXPERIMENTS, experiment_notebooks())},
         runs=run_notebooks(),
     log:
         "logs/notebooks/index.log",

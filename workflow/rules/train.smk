@@ -15,6 +15,7 @@ rule train:
         experiment=PER_SEED,
     benchmark:
         "results/benchmarks/train/{experiment}/{run}.tsv"
+    priority: train_priority
     threads: job_threads
     resources:
         gpu=train_gpus(),
@@ -49,6 +50,7 @@ for experiment, suffix, seeds, constraints in batch_groups():
             batched_log(experiment, "train"),
         wildcard_constraints:
             **constraints,
+        priority: train_priority
         threads: 1
         resources:
             gpu=train_gpus(),
