@@ -216,24 +216,21 @@ def seeds_to_decide(estimate: float, low: float, high: float, n: int, confidence
         forward = float
     else:  # order statistics and logit intervals are not t-intervals of a mean on this scale
         return np.nan
-    z, z_low, z_high = forward(estimate), forward(low), forward(high)
-    distance = min(abs(z - forward(b)) for b in boundaries)
-    spread = (z_high - z_low) / 2 * math.sqrt(n) / scipy_stats.t.ppf((1 + confidence) / 2, n - 1)
+    quantile = (1 + confidence) / 2
+
+    def half_width(m: int) -> float:  # t_{m-1} s / sqrt(m): falls monotonically in m
+        return scipy_stats.t.ppf(quantile, m - 1) * spread / math.sqrt(m)
+
+    distance = min(abs(forward(estimate) - forward(b)) for b in boundaries)
+    spread = (forward(high) - forward(low)) / 2 * math.sqrt(n) / scipy_stats.t.ppf(quantile, n - 1)
     if spread == 0:
         return 2.0 if distance > 0 else math.inf
-    if distance == 0:
-        return math.inf
-    quantile = (1 + confidence) / 2
-    # t_{m-1} s / sqrt(m) falls monotonically in m: bisect on [2, 100000]
     lo, hi = 2, 100_000
-    if scipy_stats.t.ppf(quantile, hi - 1) * spread / math.sqrt(hi) >= distance:
+    if distance == 0 or half_width(hi) >= distance:
         return math.inf
-    while lo < hi:
+    while lo < hi:  # bisect for the smallest m with half_width(m) < distance
         mid = (lo + hi) // 2
-        if scipy_stats.t.ppf(quantile, mid - 1) * spread / math.sqrt(mid) < distance:
-            hi = mid
-        else:
-            lo = mid + 1
+        lo, hi = (lo, mid) if half_width(mid) < distance else (mid + 1, hi)
     return float(lo)
 
 

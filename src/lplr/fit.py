@@ -78,11 +78,12 @@ class Window:
 def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """(slope, intercept, R^2) of the least-squares line: scipy.stats.linregress's centred formulas without
     its per-call argument handling, which cost ~1 ms per call (detect_window makes ~300 calls per fit)."""
-    dx, dy = x - x.mean(), y - y.mean()
+    x_mean, y_mean = x.mean(), y.mean()
+    dx, dy = x - x_mean, y - y_mean
     sxx, sxy, syy = float(dx @ dx), float(dx @ dy), float(dy @ dy)
     slope = sxy / sxx
     r2 = 0.0 if sxx == 0 or syy == 0 else min(sxy * sxy / (sxx * syy), 1.0)  # linregress: r = 0 on a flat line
-    return slope, float(y.mean()) - slope * float(x.mean()), r2
+    return slope, float(y_mean) - slope * float(x_mean), r2
 
 
 def detect_window(steps: np.ndarray, log_gap: np.ndarray, r2_min: float, min_fraction: float, grid: int,
