@@ -56,23 +56,38 @@ def condition_of(settings: dict) -> dict:
 
 
 class StackedParameters:
-    """The S seeds' parameters as rows of one [S, P] tensor; `views` shapes each parameter [S, *shape]."""
+    """The S seeds' parameters as rows of one [S, P] tensor; `views` shapes each parameter [S, *shape].
+
+    As in lplr.train.FlatParameters, every parameter's segment (and so every row) starts on a 64-byte
+    boundary, zero padding between them, which the gradients and updates keep at zero. The alignment is
+    what makes a seed's bits independent of its row: MKL's small products (the readout's [1, m] gradient)
+    take another summation order when their output is not aligned, which unpadded rows of odd length P are
+    not, except row 0.
+    """
+
+    ALIGN_BYTES = 64
 
     def __init__(self, models: list[torch.nn.Module]):
+        first = next(models[0].parameters())
         self.names = [name for name, _ in models[0].named_parameters()]
         self.shapes = [p.shape for p in models[0].parameters()]
-        with torch.no_grad():
-            self.flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in models])
-        self.theta0 = self.flat.clone()
-        sizes = [math.prod(shape) for shape in self.shapes]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        self.param_count = sum(math.prod(shape) for shape in self.shapes)  # without the padding
+        align = max(1, self.ALIGN_BYTES // first.element_size())
+        padded = [-(-math.prod(shape) // align) * align for shape in self.shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(padded)]).tolist()
+        self.flat = torch.zeros(len(models), self.offsets[-1], dtype=first.dtype, device=first.device)
         self.views = self.split(self.flat)
+        with torch.no_grad():
+            for j, model in enumerate(models):
+                torch._foreach_copy_([view[j] for view in self.views.values()], [p.detach() for p in model.parameters()])
+        self.theta0 = self.flat.clone()
+        self._work = None  # diagnostics' buffer, allocated on first use
 
     def split(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
         """{name: [S, *shape] view of `flat`'s columns}."""
         s = flat.shape[0]
-        return {name: flat[:, a:b].view(s, *shape)
-                for name, shape, a, b in zip(self.names, self.shapes, self.offsets[:-1], self.offsets[1:])}
+        return {name: flat[:, a:a + math.prod(shape)].view(s, *shape)
+                for name, shape, a in zip(self.names, self.shapes, self.offsets)}
 
     def state_dict(self, seed_index: int) -> dict[str, torch.Tensor]:
         """One seed's parameters as its model's state_dict (host copies), as lplr.train saves them."""
@@ -80,17 +95,28 @@ class StackedParameters:
 
     @torch.no_grad()
     def diagnostics(self, g: torch.Tensor) -> torch.Tensor:
-        """Per seed: [G = ||g||^2, ||theta - theta_0||^2] from the flat [S, P] gradient, row-wise sums (no host sync)."""
-        return torch.stack([g.square().sum(1), (self.flat - self.theta0).square().sum(1)], dim=1)
+        """Per seed: [G = ||g||^2, ||theta - theta_0||^2] from the flat [S, P] gradient, row-wise sums (no host
+        sync). The squares go to one [S, P] work buffer kept across steps: a fresh [S, P] temporary per call
+        costs more than the arithmetic at width 256 on the CPU (page faults on S x P x 4 bytes)."""
+        if self._work is None:
+            self._work = torch.empty_like(self.flat)
+        out = torch.empty(len(g), 2, dtype=g.dtype, device=g.device)
+        torch.sum(torch.mul(g, g, out=self._work), 1, out=out[:, 0])
+        torch.sum(torch.sub(self.flat, self.theta0, out=self._work).square_(), 1, out=out[:, 1])
+        return out
 
 
 def vmap_step(template: torch.nn.Module, stack: StackedParameters):
     """Any model: (L_s, g_s)_s = vmap(grad_and_value(L)) over parameters, inputs and targets; g flat [S, P]."""
     step = vmap(grad_and_value(_loss(template)))
+    grad_flat = torch.zeros_like(stack.flat)  # the padding stays zero
+    grad_views = stack.split(grad_flat)
 
     def loss_and_grad(x, y):
         grads, loss = step(stack.views, x, y)
-        return loss, torch.cat([grads[name].flatten(1) for name in stack.names], dim=1)
+        with torch.no_grad():
+            torch._foreach_copy_([grad_views[name] for name in stack.names], [grads[name] for name in stack.names])
+        return loss, grad_flat
 
     def forward(x):
         return vmap(lambda params, inputs: functional_call(template, params, (inputs,)))(stack.views, x)
@@ -99,36 +125,52 @@ def vmap_step(template: torch.nn.Module, stack: StackedParameters):
 
 
 def mlp_step(template: torch.nn.Module, stack: StackedParameters):
-    """The package's MLPs (lplr.models.MLP, NTKMLP), written out over the stack: with x [S, n, d],
-        h_l = relu(h_{l-1} (s_l W_l)^T + b_l)      one torch.baddbmm over the seeds per layer (s_l = 1 for MLP)
-    and the gradient of sum_s L_s by autograd, which is (g_s)_s since L_s depends on theta_s alone.
-    Same numbers as vmap_step up to float rounding, without its per-call transform overhead (a few ms per
-    step, which is most of a width-32 step on the CPU)."""
+    """The package's MLPs (lplr.models.MLP, NTKMLP), forward and backward written out over the stack. With
+    x [S, n, d], s_l the layer's forward scale (1 for MLP, NTKMLP's 1/sqrt(fan-in)) and r = f - y:
+        h_l = relu(h_{l-1} (s_l W_l)^T + b_l)       one torch.baddbmm over the seeds per layer
+        delta_D = r / n                             dL_s/df_s of L_s = (1/2n) ||r_s||^2
+        dW_l = s_l (h_{l-1}^T delta_l)^T,  db_l = sum_i delta_l
+        delta_{l-1} = (delta_l s_l W_l) * 1[h_{l-1} > 0]
+    Each gradient is written by its kernel straight into the flat [S, P] buffer (bmm and sum with out=),
+    reused every step: no autograd graph, no per-step [S, P] allocation, no copy. Autograd of the same
+    forward (the vmap step) agrees to float rounding (tests/test_batched.py); neither transform's per-call
+    overhead (a few ms per step, most of a width-32 step on the CPU) nor the gradient copy (a pass over
+    S x P, beyond the cache at width 256) is paid."""
     layers = [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(len(template.layers))]
-    scales = list(getattr(template, "scales", [1.0] * len(layers)))  # NTKMLP: W_l * s_l, as its forward
-    grad_flat = torch.empty_like(stack.flat)
+    scales = list(template.scales) if isinstance(template, models.NTKMLP) else [1.0] * len(layers)
+    grad_flat = torch.zeros_like(stack.flat)
     grad_views = stack.split(grad_flat)
 
-    def forward_from(params, x):
+    def forward_from(params, x, activations=None):
         h = x.flatten(2)
         for index, ((weight, bias), scale) in enumerate(zip(layers, scales)):
-            w = params[weight] * scale if isinstance(template, models.NTKMLP) else params[weight]
+            if activations is not None:
+                activations.append(h)
+            w = params[weight] * scale if scale != 1.0 else params[weight]
             h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2))
-            h = torch.relu(h) if index < len(layers) - 1 else h
+            h = h.relu_() if index < len(layers) - 1 else h
         return h.squeeze(-1)
 
+    @torch.no_grad()
     def loss_and_grad(x, y):
-        # Leaves per parameter (views of the same storage, so updates stay in place), not one leaf for the flat
-        # [S, P] tensor: autograd of a slice materialises a zero-filled [S, P] gradient per parameter and adds
-        # them up (10 full passes over S x P per step, half of a width-256 step); here g is written once, into a
-        # buffer reused every step (each g is consumed by the diagnostics and the update before the next call).
-        with torch.enable_grad():
-            leaves = {name: view.detach().requires_grad_(True) for name, view in stack.views.items()}
-            loss = 0.5 * (forward_from(leaves, x) - y).pow(2).mean(1)
-            grads = torch.autograd.grad(loss.sum(), [leaves[name] for name in stack.names])
-        with torch.no_grad():
-            torch._foreach_copy_([grad_views[name] for name in stack.names], list(grads))
-        return loss.detach(), grad_flat
+        inputs = []  # h_0 .. h_{D-1}, the input of each layer
+        r = forward_from(stack.views, x, inputs) - y
+        loss = 0.5 * r.pow(2).mean(1)
+        delta = (r / r.shape[1]).unsqueeze(-1)  # [S, n, 1]
+        for index in reversed(range(len(layers))):
+            (weight, bias), scale, h = layers[index], scales[index], inputs[index]
+            # (h^T delta)^T, written through the transposed view: autograd's orientation. delta^T h into the view
+            # gives the readout's [1, m] gradient another, batch-size dependent summation order on the CPU.
+            torch.bmm(h.transpose(1, 2), delta, out=grad_views[weight].transpose(1, 2))
+            torch.sum(delta, dim=1, out=grad_views[bias])
+            w = stack.views[weight]
+            if scale != 1.0:
+                grad_views[weight].mul_(scale)
+                w = w * scale
+            if index > 0:
+                # relu'(z) = 1[h > 0]: autograd's own kernel for it (masked_fill_ is serial on the CPU, 8x slower)
+                delta = torch.ops.aten.threshold_backward(torch.bmm(delta, w), h, 0.0)
+        return loss, grad_flat
 
     @torch.no_grad()
     def forward(x):
@@ -223,7 +265,8 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
     def evaluated(t: int) -> bool:
         return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
 
-    key = settings_hash({"runs": runs, "data": data_shas, "mode": "batched", "method": method})
+    key = settings_hash({"runs": runs, "data": data_shas, "mode": "batched", "method": method,
+                         "layout": stack.offsets})
     stagings = [out_dirs[r] / "checkpoints.partial" for r in run_ids]
     state = _load_resume(resume_file, key)
     if state is None:
@@ -327,7 +370,7 @@ def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_di
                 snapshot = stack.split(loss_levels.params[loss_levels.levels.index(level)])
                 torch_save({name: _host_copy(view[j]) for name, view in snapshot.items()}, stagings[j] / f"step_{step:07d}.pt")
         manifests[r] = _finish_run(out_dirs[r], stagings[j], runs[r], rows[j], test_rows[j], diverged[j], ckpt_steps,
-                                   dict(device=str(device), n=n, param_count=stack.flat.shape[1], opt=opt,
+                                   dict(device=str(device), n=n, param_count=stack.param_count, opt=opt,
                                         lr=lrs[j], lambda_max0=lambda_max0[j], theta0_norm=theta0_norms[j],
                                         resumed=start if state is not None else None, data_sha=data_shas[j],
                                         wall_time=wall_time, seeds=seeds, level_steps=level_steps))
