@@ -13,7 +13,12 @@ loads the prepared data and writes the run's files), so the start-up users wait 
 process wall time is measured from outside. Snakemake's own per-job cost (its script preamble, the job
 scheduling) is not included: it is the same per job for both modes, so the ratio here is conservative.
 Printed: wall time per mode, the ratio per-seed / batched (> 1: batched is faster) and the start-up of
-one empty job (interpreter + imports + data load). Jobs run one at a time with `--threads` each (1, as
+one empty job (interpreter + imports + data load). And the bound: the training step's matrix products
+(benchmarks/train_throughput.py's FLOP count) at the rate torch.mm runs those very products here, in this
+process, with the same threads ("mm GFLOP/s"); "batched GFLOP/s" is that FLOP count over the batched job's
+time less one start-up, and "ceiling" = per-seed time / (start-up + the products at the mm rate): no
+scheduling of the same arithmetic on these threads beats it (sharpness tracking, evaluation and the
+update come on top). Jobs run one at a time with `--threads` each (1, as
 the rules' `threads: 1`), so the ratio is about the same work, not about parallelism.
 Data: mnist5k (the default config's prepared set: digits 0/1, unit-norm, n up to ~1000) or synthetic
 unit-norm Gaussian images (28x28) with planted labels, for n beyond mnist5k (the GPU shapes).
@@ -33,6 +38,8 @@ from pathlib import Path
 
 import torch
 import yaml
+
+from train_throughput import best_time, step_flops, step_matmuls
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -71,6 +78,19 @@ def spawn(code: str, payload: dict) -> float:
     return time.perf_counter() - start
 
 
+def matmul_rate(n: int, dims: list[int], device: str) -> float:
+    """GFLOP/s of torch.mm on one step's products (forward, weight and input gradients), best of 5 rounds."""
+    pairs = step_matmuls(n, dims, torch.float32, device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def products():
+        for a, b in pairs:
+            torch.mm(a, b)
+
+    products()
+    return step_flops(n, dims) / min(best_time(products, 5, sync) for _ in range(5)) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
@@ -82,6 +102,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job (the rules use 1)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of both modes per width; best-of is reported")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # the mm yardstick runs with the jobs' threads
 
     training = yaml.safe_load((ROOT / "config.yaml").read_text())["training"]
     base = {**training, "width": 0, "steps": args.steps, "precision": "float32", "seed": 0}
@@ -95,8 +116,8 @@ def main() -> None:
         common = {"device": args.device, "threads": args.threads}
         startup = min(spawn(STARTUP, {"data": str(data), **common}) for _ in range(2))
         print(f"# start-up of one job (interpreter, imports, data load): {startup:.1f} s")
-        print("| width | per-seed jobs (s) | batched job (s) | per-seed / batched |")
-        print("|---|---|---|---|")
+        print("| width | per-seed jobs (s) | batched job (s) | per-seed / batched | batched GFLOP/s | mm GFLOP/s | ceiling |")
+        print("|---|---|---|---|---|---|---|")
         for width in args.widths:
             per_seed, batched = [], []
             for round_ in range(args.repeats):
@@ -108,7 +129,11 @@ def main() -> None:
                 batched.append(spawn(BATCHED, {"runs": runs, "data": {r: str(data) for r in runs},
                                                "outs": {r: str(out / "batched" / r) for r in runs},
                                                "resume": str(out / "batched.resume.pt"), **common}))
-            print(f"| {width} | {min(per_seed):.1f} | {min(batched):.1f} | {min(per_seed) / min(batched):.2f}x |",
+            dims = [784] + [width] * (base["depth"] - 1) + [1]
+            work = args.seeds * args.steps * step_flops(args.n, dims) / 1e9  # GFLOP of the training steps' products
+            rate = matmul_rate(args.n, dims, args.device)
+            print(f"| {width} | {min(per_seed):.1f} | {min(batched):.1f} | {min(per_seed) / min(batched):.2f}x | "
+                  f"{work / (min(batched) - startup):.0f} | {rate:.0f} | {min(per_seed) / (startup + work / rate):.2f}x |",
                   flush=True)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")
 

@@ -140,14 +140,24 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
     scales = list(template.scales) if isinstance(template, models.NTKMLP) else [1.0] * len(layers)
     grad_flat = torch.zeros_like(stack.flat)
     grad_views = stack.split(grad_flat)
+    buffers = {}  # the step's activations and deltas, kept across steps: fresh MB-sized tensors cost page faults
+
+    def buffer(*key):
+        shape = key[-1]
+        if key not in buffers:
+            buffers[key] = torch.empty(shape, dtype=stack.flat.dtype, device=stack.flat.device)
+        return buffers[key]
 
     def forward_from(params, x, activations=None):
         h = x.flatten(2)
         for index, ((weight, bias), scale) in enumerate(zip(layers, scales)):
-            if activations is not None:
-                activations.append(h)
             w = params[weight] * scale if scale != 1.0 else params[weight]
-            h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2))
+            if activations is None:
+                h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2))
+            else:
+                activations.append(h)
+                out = buffer("h", index, (*h.shape[:2], w.shape[1]))
+                h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2), out=out)
             h = h.relu_() if index < len(layers) - 1 else h
         return h.squeeze(-1)
 
@@ -167,9 +177,9 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
             if scale != 1.0:
                 grad_views[weight].mul_(scale)
                 w = w * scale
-            if index > 0:
-                # relu'(z) = 1[h > 0]: autograd's own kernel for it (masked_fill_ is serial on the CPU, 8x slower)
-                delta = torch.ops.aten.threshold_backward(torch.bmm(delta, w), h, 0.0)
+            if index > 0:  # relu'(z) = 1[h > 0], applied in place by autograd's own kernel for it
+                delta = torch.bmm(delta, w, out=buffer("delta", index, h.shape))
+                torch.ops.aten.threshold_backward.grad_input(delta, h, 0.0, grad_input=delta)
         return loss, grad_flat
 
     @torch.no_grad()
