@@ -14,8 +14,8 @@ process wall time is measured from outside. Snakemake's own per-job cost (its sc
 scheduling) is not included: it is the same per job for both modes, so the ratio here is conservative.
 Printed: wall time per mode, the ratio per-seed / batched (> 1: batched is faster) and the start-up of
 one empty job (interpreter + imports + data load). And the bound: the training step's matrix products
-(benchmarks/train_throughput.py's FLOP count) at the rate torch.mm runs those very products here, in this
-process, with the same threads ("mm GFLOP/s"); "batched GFLOP/s" is that FLOP count over the batched job's
+(benchmarks/train_throughput.py's FLOP count) at the rate the faster of torch.mm per seed and torch.bmm
+over the seeds runs those very products here, in this process, with the same threads ("mm GFLOP/s"); "batched GFLOP/s" is that FLOP count over the batched job's
 time less one start-up, and "ceiling" = per-seed time / (start-up + the products at the mm rate): no
 scheduling of the same arithmetic on these threads beats it (sharpness tracking, evaluation and the
 update come on top). Jobs run one at a time with `--threads` each (1, as
@@ -78,17 +78,25 @@ def spawn(code: str, payload: dict) -> float:
     return time.perf_counter() - start
 
 
-def matmul_rate(n: int, dims: list[int], device: str) -> float:
-    """GFLOP/s of torch.mm on one step's products (forward, weight and input gradients), best of 5 rounds."""
+def matmul_rate(n: int, dims: list[int], seeds: int, device: str) -> float:
+    """GFLOP/s of one step's products (forward, weight and input gradients) by the faster of torch.mm per seed
+    and torch.bmm over the seeds, best of 5 rounds: the rate no scheduling of these products beats here."""
     pairs = step_matmuls(n, dims, torch.float32, device)
+    stacked = [(a.expand(seeds, *a.shape).contiguous(), b.expand(seeds, *b.shape).contiguous()) for a, b in pairs]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
-    def products():
+    def per_seed():
         for a, b in pairs:
             torch.mm(a, b)
 
-    products()
-    return step_flops(n, dims) / min(best_time(products, 5, sync) for _ in range(5)) / 1e9
+    def batched():
+        for a, b in stacked:
+            torch.bmm(a, b)
+
+    per_seed(), batched()
+    best = min(min(best_time(per_seed, 5, sync) for _ in range(5)),
+               min(best_time(batched, 5, sync) for _ in range(5)) / seeds)
+    return step_flops(n, dims) / best / 1e9
 
 
 def main() -> None:
@@ -131,7 +139,7 @@ def main() -> None:
                                                "resume": str(out / "batched.resume.pt"), **common}))
             dims = [784] + [width] * (base["depth"] - 1) + [1]
             work = args.seeds * args.steps * step_flops(args.n, dims) / 1e9  # GFLOP of the training steps' products
-            rate = matmul_rate(args.n, dims, args.device)
+            rate = matmul_rate(args.n, dims, args.seeds, args.device)
             print(f"| {width} | {min(per_seed):.1f} | {min(batched):.1f} | {min(per_seed) / min(batched):.2f}x | "
                   f"{work / (min(batched) - startup):.0f} | {rate:.0f} | {min(per_seed) / (startup + work / rate):.2f}x |",
                   flush=True)
