@@ -71,9 +71,9 @@ def test_a_seed_gives_the_same_bits_alone_and_with_other_seeds(tmp_path, data_fi
 @pytest.mark.parametrize("kind", KINDS)
 def test_batched_and_per_seed_engines_agree_to_float32_rounding(tmp_path, data_file, kind):
     """Same theta_0 and eta bit for bit (both come from the same code); the steps then differ in the last
-    bits because the batched matrix products (vmap -> bmm) sum in another order than nn.Linear/conv's
-    addmm/conv kernels. Measured over these 40 steps: <= 2e-6 relative in L and <= 3e-6 in
-    ||grad L||^2 (float32, eps 1.2e-7); in float64 <= 1e-14."""
+    bits because the batched matrix products (the MLP's written-out bmm/baddbmm, the CNN's vmap) sum in
+    another order than nn.Linear/conv's addmm/conv kernels. Measured over these 40 steps: <= 2e-6 relative
+    in L and <= 3e-6 in ||grad L||^2 (float32, eps 1.2e-7; SGD the largest); in float64 <= 1e-14."""
     for precision, tolerance in (("float32", 2e-5), ("float64", 1e-12)):
         settings = {**BASE, **KINDS[kind], "precision": precision, "seed": 1}
         batched = job(settings, [0, 1], data_file, tmp_path, f"b{precision}")["seed=1"]

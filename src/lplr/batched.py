@@ -9,13 +9,14 @@ live as rows of one [S, P] tensor; a step is
     (L_s, g_s)_s = vmap(grad_and_value(L))(theta, x, y)        one batched forward and backward
     v_s = momentum v_s + g_s,   theta_s -= eta_s v_s           one kernel over [S, P] each
 The batched forward and backward has two implementations behind `method` (STEP_METHODS), tested against
-each other: "vmap" (torch.func, any model; the CNN) and "mlp" (the package's MLPs written out with one
-torch.baddbmm per layer over the seeds and autograd of sum_s L_s, without vmap's per-call overhead).
+each other: "vmap" (torch.func, any model; the CNN) and "mlp" (the package's MLPs, forward and backward
+written out with one batched matrix product per layer and direction, no autograd, no vmap overhead).
 Nothing mixes seeds: every kernel works row by row, so on the CPU a seed's bits do not depend on which
-seeds share its job (tests/test_batched.py checks it), with one exception handled here: torch's batched
-matrix products take another path for a batch of ONE (the weight gradients come out in another summation
-order), so a one-seed job carries a masked copy of its seed as a second row (twice the arithmetic; the
-per-seed mode, lplr.train, is the cheaper choice for one seed). Against lplr.train's per-seed engine the bits
+seeds share its job (tests/test_batched.py checks it), given two precautions taken here: every row and
+parameter segment of the stack starts on a 64-byte boundary (MKL sums small products in another order
+into unaligned outputs), and, since torch's batched matrix products take another path for a batch of ONE,
+a one-seed job carries a masked copy of its seed as a second row (twice the arithmetic; the per-seed mode,
+lplr.train, is the cheaper choice for one seed). Against lplr.train's per-seed engine the bits
 differ in the last places (batched matrix products sum in another order; the test states how far).
 
 Divergence: a seed whose loss (full or batch) turns non-finite is marked diverged at that step (found

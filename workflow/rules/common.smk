@@ -141,9 +141,18 @@ def batched_paths(experiment, seeds, pattern):
     return [pattern.replace("{run}", f"{{experiment}}/{prefix}seed={seed}") for seed in seeds]
 
 
+def batched_job_name(experiment):
+    """A batched job's name in its log and benchmark paths: its condition, or "seeds" for one condition."""
+    return "{condition}" if condition_keys(config, experiment) else "seeds"
+
+
 def batched_log(experiment, stage):
-    job = "{condition}" if condition_keys(config, experiment) else "seeds"
-    return f"logs/{stage}/{{experiment}}/{job}.log"
+    return f"logs/{stage}/{{experiment}}/{batched_job_name(experiment)}.log"
+
+
+def batched_benchmark(experiment, stage):
+    """Snakemake's record of a batched job (wall time, max_rss): benchmarks/resources.py reads it."""
+    return f"results/benchmarks/{stage}/{{experiment}}/{batched_job_name(experiment)}.tsv"
 
 
 def run_settings(wildcards):

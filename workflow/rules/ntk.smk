@@ -53,6 +53,8 @@ for experiment, suffix, seeds, constraints in batch_groups():
             device=config["device"],
         log:
             batched_log(experiment, "ntk"),
+        benchmark:
+            batched_benchmark(experiment, "probe")
         wildcard_constraints:
             **constraints,
         threads: 1

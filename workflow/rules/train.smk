@@ -48,6 +48,8 @@ for experiment, suffix, seeds, constraints in batch_groups():
             device=config["device"],
         log:
             batched_log(experiment, "train"),
+        benchmark:
+            batched_benchmark(experiment, "train")
         wildcard_constraints:
             **constraints,
         priority: train_priority
