@@ -210,3 +210,20 @@ def test_the_written_out_mlp_step_matches_the_vmap_step(tmp_path, data_file, ext
     with pytest.raises(ValueError, match="unknown step method 'jit'"):
         train_batch(runs, {r: data_file for r in runs}, {r: tmp_path / "x" / r for r in runs}, tmp_path / "x.pt",
                     device="cpu", method="jit")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("kind", ["gd", "sgd"])
+def test_a_batched_job_on_cuda_matches_the_same_job_on_the_cpu(tmp_path, data_file, kind):
+    """The written-out MLP step on cuda: theta_0 and eta bit for bit (both made on the CPU), the metrics to
+    float32 rounding (cuBLAS sums in other orders than MKL; TF32 is off), as lplr.train's GPU test."""
+    settings = {**BASE, **KINDS[kind]}
+    runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 1)}
+    for device in ("cpu", "cuda"):
+        train_batch(runs, {r: data_file for r in runs}, {r: tmp_path / device / r for r in runs},
+                    tmp_path / f"{device}.resume.pt", device=device)
+    for run in runs:
+        assert_same_checkpoints(tmp_path / "cpu" / run, tmp_path / "cuda" / run, [0])
+        for column in ("loss", "grad_norm_sq", "drift"):
+            np.testing.assert_allclose(metrics(tmp_path / "cuda" / run)[column], metrics(tmp_path / "cpu" / run)[column],
+                                       rtol=1e-3, err_msg=f"{run} {column}")
