@@ -1,7 +1,7 @@
 """Batched against per-seed training jobs, start-up included, as Snakemake runs them.
 
     python benchmarks/batched_seeds.py [--device cpu|cuda] [--widths 32 64 128 256] [--seeds 8] [--steps 2000]
-                                       [--n 256] [--data mnist5k|synthetic] [--repeats 1]
+                                       [--n 256] [--data mnist5k|synthetic] [--repeats 1] [--cnn [BATCH_SIZE ...]]
     GPU (paper-like): --device cuda --widths 512 1024 2048 4096 --n 2000 --data synthetic
 
 For each width it trains the same work, `seeds` runs of one condition (5-layer MLP, full-batch GD,
@@ -51,12 +51,13 @@ STARTUP = ("import json, sys; import lplr.train, lplr.batched; from lplr.data im
            "a = json.loads(sys.argv[1]); load_prepared(a['data'], device=a['device'])")
 
 
-def prepare_data(folder: Path, kind: str, n: int) -> Path:
+def prepare_data(folder: Path, kind: str, n: int, overrides: dict | None = None) -> Path:
     from lplr.data import prepare
     from lplr.io import sha256_file, torch_save, write_json
 
     if kind == "mnist5k":
-        settings = {**yaml.safe_load((ROOT / "config.yaml").read_text())["data"], "n_train": n, "n_test": 256}
+        settings = {**yaml.safe_load((ROOT / "config.yaml").read_text())["data"], **(overrides or {}), "n_train": n,
+                    "n_test": 256}
         prepare(settings, folder)
         return folder / "data.pt"
     g = torch.Generator().manual_seed(0)
@@ -109,40 +110,54 @@ def main() -> None:
     parser.add_argument("--data", choices=["mnist5k", "synthetic"], default="mnist5k")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job (the rules use 1)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of both modes per width; best-of is reported")
+    parser.add_argument("--cnn", type=int, nargs="*", metavar="BATCH_SIZE",
+                        help="train E4's CNN (config.yaml's `cnn` experiment: its data and training settings, SGD) at "
+                             "these batch sizes instead of MLP widths (default 64); no FLOP columns")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # the mm yardstick runs with the jobs' threads
 
-    training = yaml.safe_load((ROOT / "config.yaml").read_text())["training"]
-    base = {**training, "width": 0, "steps": args.steps, "precision": "float32", "seed": 0}
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    base = {**config["training"], "width": 0, "steps": args.steps, "precision": "float32", "seed": 0}
+    data_overrides, grid = {}, [{"width": width} for width in args.widths]
+    if args.cnn is not None:
+        cnn = config["experiments"]["cnn"]
+        base = {**base, **cnn["training"]}
+        data_overrides, grid = cnn.get("data", {}), [{"batch_size": b} for b in (args.cnn or [64])]
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, device {args.device}, {args.threads} thread(s) per job, load average "
           f"{os.getloadavg()[0]:.1f} at start")
-    print(f"# {args.seeds} seeds, n = {args.n} ({args.data}), {args.steps} GD steps, MLP depth {base['depth']}")
+    model = (f"E4's CNN ({base['width']} channels, {base['depth']} blocks, SGD)" if args.cnn is not None
+             else f"MLP depth {base['depth']}, full-batch GD")
+    print(f"# {args.seeds} seeds, n = {args.n} ({args.data}), {args.steps} steps, {model}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = prepare_data(tmp / "data", args.data, args.n)
+        data = prepare_data(tmp / "data", args.data, args.n, data_overrides)
         common = {"device": args.device, "threads": args.threads}
         startup = min(spawn(STARTUP, {"data": str(data), **common}) for _ in range(2))
         print(f"# start-up of one job (interpreter, imports, data load): {startup:.1f} s")
-        print("| width | per-seed jobs (s) | batched job (s) | per-seed / batched | batched GFLOP/s | mm GFLOP/s | ceiling |")
+        key = next(iter(grid[0]))
+        print(f"| {key} | per-seed jobs (s) | batched job (s) | per-seed / batched | batched GFLOP/s | mm GFLOP/s | ceiling |")
         print("|---|---|---|---|---|---|---|")
-        for width in args.widths:
+        for point in grid:
             per_seed, batched = [], []
             for round_ in range(args.repeats):
-                runs = {f"seed={s}": {**base, "width": width, "seed": s} for s in range(args.seeds)}
-                out = tmp / f"w{width}r{round_}"
+                runs = {f"seed={s}": {**base, **point, "seed": s} for s in range(args.seeds)}
+                out = tmp / f"{key}{point[key]}r{round_}"
                 per_seed.append(sum(spawn(PER_SEED, {"settings": settings, "data": str(data),
                                                      "out": str(out / "single" / run), **common})
                                     for run, settings in runs.items()))
                 batched.append(spawn(BATCHED, {"runs": runs, "data": {r: str(data) for r in runs},
                                                "outs": {r: str(out / "batched" / r) for r in runs},
                                                "resume": str(out / "batched.resume.pt"), **common}))
-            dims = [784] + [width] * (base["depth"] - 1) + [1]
+            ratio = f"| {point[key]} | {min(per_seed):.1f} | {min(batched):.1f} | {min(per_seed) / min(batched):.2f}x |"
+            if args.cnn is not None:
+                print(ratio + " | | |", flush=True)
+                continue
+            dims = [784] + [point["width"]] * (base["depth"] - 1) + [1]
             work = args.seeds * args.steps * step_flops(args.n, dims) / 1e9  # GFLOP of the training steps' products
             rate = matmul_rate(args.n, dims, args.seeds, args.device)
-            print(f"| {width} | {min(per_seed):.1f} | {min(batched):.1f} | {min(per_seed) / min(batched):.2f}x | "
-                  f"{work / (min(batched) - startup):.0f} | {rate:.0f} | {min(per_seed) / (startup + work / rate):.2f}x |",
-                  flush=True)
+            print(f"{ratio} {work / (min(batched) - startup):.0f} | {rate:.0f} | "
+                  f"{min(per_seed) / (startup + work / rate):.2f}x |", flush=True)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")
 
 
