@@ -44,7 +44,7 @@ from lplr import models, ntk
 from lplr.data import load_prepared
 from lplr.io import git_commit, package_versions, read_json, settings_hash, torch_save, write_json
 from lplr.models import build_model
-from lplr.train import (DTYPES, BatchStream, LossLevelCheckpoints, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
+from lplr.train import (DTYPES, BatchStream, aligned_offsets, LossLevelCheckpoints, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
                         batch_seed, checkpoint_steps, configure_torch, learning_rate, optimizer_settings,
                         resolve_device, sharpness_steps, tracked)
 
@@ -66,17 +66,13 @@ class StackedParameters:
     not, except row 0.
     """
 
-    ALIGN_BYTES = 64
-
     def __init__(self, models: list[torch.nn.Module]):
         first = next(models[0].parameters())
         self.names = [name for name, _ in models[0].named_parameters()]
         self.shapes = [p.shape for p in models[0].parameters()]
         self.param_count = sum(math.prod(shape) for shape in self.shapes)  # without the padding
-        align = max(1, self.ALIGN_BYTES // first.element_size())
-        padded = [-(-math.prod(shape) // align) * align for shape in self.shapes]
-        self.offsets = np.concatenate([[0], np.cumsum(padded)]).tolist()
-        self.flat = torch.zeros(len(models), self.offsets[-1], dtype=first.dtype, device=first.device)
+        self.offsets, width = aligned_offsets([math.prod(shape) for shape in self.shapes], first.element_size())
+        self.flat = torch.zeros(len(models), width, dtype=first.dtype, device=first.device)
         self.views = self.split(self.flat)
         with torch.no_grad():
             for j, model in enumerate(models):
@@ -156,7 +152,7 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
             if activations is None:
                 h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2))
             else:
-                activations.append(h)
+                activations.append((h, w))
                 out = buffer("h", index, (*h.shape[:2], w.shape[1]))
                 h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2), out=out)
             h = h.relu_() if index < len(layers) - 1 else h
@@ -164,20 +160,18 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
 
     @torch.no_grad()
     def loss_and_grad(x, y):
-        inputs = []  # h_0 .. h_{D-1}, the input of each layer
+        inputs = []  # (h_{l-1}, s_l W_l) of each layer: its input and its weight as the forward applied it
         r = forward_from(stack.views, x, inputs) - y
         loss = 0.5 * r.pow(2).mean(1)
         delta = (r / r.shape[1]).unsqueeze(-1)  # [S, n, 1]
         for index in reversed(range(len(layers))):
-            (weight, bias), scale, h = layers[index], scales[index], inputs[index]
+            (weight, bias), scale, (h, w) = layers[index], scales[index], inputs[index]
             # (h^T delta)^T, written through the transposed view: autograd's orientation. delta^T h into the view
             # gives the readout's [1, m] gradient another, batch-size dependent summation order on the CPU.
             torch.bmm(h.transpose(1, 2), delta, out=grad_views[weight].transpose(1, 2))
             torch.sum(delta, dim=1, out=grad_views[bias])
-            w = stack.views[weight]
             if scale != 1.0:
                 grad_views[weight].mul_(scale)
-                w = w * scale
             if index > 0:  # relu'(z) = 1[h > 0], applied in place by autograd's own kernel for it
                 delta = torch.bmm(delta, w, out=buffer("delta", index, h.shape))
                 torch.ops.aten.threshold_backward.grad_input(delta, h, 0.0, grad_input=delta)

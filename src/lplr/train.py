@@ -198,6 +198,20 @@ def loss_and_grads(model: torch.nn.Module, params: list, x: torch.Tensor, y: tor
     return loss, torch.autograd.grad(loss, params)
 
 
+ALIGN_BYTES = 64
+
+
+def aligned_offsets(numels: list[int], element_size: int) -> tuple[list[int], int]:
+    """Start of each of the segments in one flat tensor, every one on an ALIGN_BYTES boundary (as a fresh
+    allocation is), and the total length with the padding."""
+    align = max(1, ALIGN_BYTES // element_size)
+    offsets, total = [], 0
+    for numel in numels:
+        offsets.append(total)
+        total += -(-numel // align) * align
+    return offsets, total
+
+
 class FlatParameters:
     """The model's parameters as views into ONE flat contiguous tensor, theta_0 as one flat copy.
 
@@ -213,19 +227,13 @@ class FlatParameters:
     sharing, and train_run does neither after construction.
     """
 
-    ALIGN_BYTES = 64
-
     @torch.no_grad()
     def __init__(self, model: torch.nn.Module):
         self.params = list(model.parameters())
         first = self.params[0]
         if any(p.dtype != first.dtype or p.device != first.device for p in self.params):
             raise ValueError("FlatParameters needs all parameters in one dtype on one device")
-        align = max(1, self.ALIGN_BYTES // first.element_size())
-        self.offsets, total = [], 0
-        for p in self.params:
-            self.offsets.append(total)
-            total += -(-p.numel() // align) * align
+        self.offsets, total = aligned_offsets([p.numel() for p in self.params], first.element_size())
         self.flat = torch.zeros(total, dtype=first.dtype, device=first.device)
         for p, view in zip(self.params, self.views(self.flat)):
             view.copy_(p)
