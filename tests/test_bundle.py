@@ -1,17 +1,32 @@
 """Results bundles: every file checked against the manifest, a changed byte refused naming the file."""
 
 import gzip
+import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 
-import pytest
+import shutil
 
-from lplr.bundle import BundleError, bundle_name, check_restored_config, main, restore, restored_manifest, verify, write_bundle
+import pytest
+import yaml
+
+from conftest import ROOT
+from lplr.bundle import (SCHEMA, BundleError, bundle_name, check_restored_config, main, restore,
+                         restored_manifest, verify, write_bundle)
+from lplr.io import sha256_file
 
 PROVENANCE = {"results_commit": "a" * 40, "drawn_commit": "a" * 40, "config_hash": "0123456789"}
-CONFIG = {"data": {"n_train": 40}, "device": "cpu"}
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())  # in config order, not sorted
+
+
+def checkout(path):
+    """A directory restore can run in: it validates the bundle's config with the checkout's schema."""
+    (path / SCHEMA).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / SCHEMA, path / SCHEMA)
+    return path
 
 
 @pytest.fixture
@@ -45,13 +60,16 @@ def test_the_manifest_lists_every_file_with_its_sha256(results):
 
 def test_restore_writes_the_files_their_times_and_the_marker(results, tmp_path_factory, monkeypatch):
     source, files, manifest = results
-    fresh = tmp_path_factory.mktemp("fresh")
+    fresh = checkout(tmp_path_factory.mktemp("fresh"))
     restore(source / "out/bundle.tar.gz", fresh)
     for name, text in files.items():
         assert (fresh / name).read_text() == text
     assert (fresh / "results/train/width/width=8,seed=0/metrics.csv").stat().st_mtime == 1_600_000_000
     assert restored_manifest(fresh)["bundle"] == "bundle.tar.gz"
-    assert (fresh / "results/restored/config.yaml").read_text().startswith("data:")
+    # the config as written, in its key order (which experiment owns a shared run follows that order)
+    restored = (fresh / "results/restored/config.yaml").read_text()
+    assert list(yaml.safe_load(restored)["experiments"]) == list(CONFIG["experiments"])
+    assert list(yaml.safe_load(restored)) == list(CONFIG)
     restore(source / "out/bundle.tar.gz", fresh)  # the same files again: allowed
 
 
@@ -71,7 +89,7 @@ def test_one_changed_byte_is_refused_naming_the_file(results, tmp_path_factory):
     source, _, _ = results
     target = "results/ntk/width/width=8,seed=0/spectrum.csv"
     rewrite("out/bundle.tar.gz", lambda name, data: data.replace(b"0.25", b"0.26") if name == target else data)
-    fresh = tmp_path_factory.mktemp("fresh")
+    fresh = checkout(tmp_path_factory.mktemp("fresh"))
     with pytest.raises(BundleError, match=rf"{target} has sha256 .* its manifest says"):
         restore(source / "out/bundle.tar.gz", fresh)
     assert not (fresh / "results").exists()  # nothing is written before everything is checked
@@ -90,7 +108,7 @@ def test_an_added_or_missing_file_is_refused(results):
             for member, data in members[:-1] if drop else members:
                 dst.addfile(member, io.BytesIO(data))
             if extra:
-                info = tarfile.TarInfo("results/fits/width/extra.csv")
+                info = tarfile.TarInfo("results/fits/width/probes.csv")
                 info.size = 1
                 dst.addfile(info, io.BytesIO(b"x"))
         with open("out/changed.tar.gz", "wb") as handle:
@@ -126,3 +144,112 @@ def test_bundle_names_carry_commit_and_config_hash():
     assert bundle_name(PROVENANCE) == "results/bundle-aaaaaaaaaaaa-0123456789.tar.gz"
     dirty = {**PROVENANCE, "results_commit": "b" * 40 + "-dirty"}
     assert bundle_name(dirty) == "results/bundle-bbbbbbbbbbbb-dirty-0123456789.tar.gz"
+
+
+# ------------------------------------------------------------------------------------------------
+# a hostile sender: the manifest is self-consistent, so only what restore refuses protects the reviewer
+# ------------------------------------------------------------------------------------------------
+
+def repack(bundle, change=lambda name, data: data, extra=()):
+    """Rewrite `bundle` as its sender could: change(name, data) on every member, `extra` (name, data) members
+    added, and the manifest's sha256 and size entries and config recomputed to match."""
+    with tarfile.open(bundle, "r:gz") as src:
+        members = [(m, change(m.name, src.extractfile(m).read())) for m in src]
+    members += [(tarfile.TarInfo(name), data) for name, data in extra]
+    manifest = json.loads(members[0][1])
+    config = yaml.safe_load(members[1][1])
+    for member, data in members[2:]:
+        manifest["files"][member.name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    manifest["config"] = config
+    members[0] = (members[0][0], json.dumps(manifest).encode())
+    with tarfile.open(bundle, "w:gz") as dst:
+        for member, data in members:
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+
+
+def test_a_code_carrying_condition_is_refused_naming_the_key(results, tmp_path_factory):
+    source, _, _ = results
+    attack = "@pd.io.common.os.system('touch MARKER') == 0"
+
+    def hostile(name, data):
+        if name != "config.yaml":
+            return data
+        config = yaml.safe_load(data)
+        config["claims"]["list"][2]["rule"] = {"test": "proportion", "violation": attack, "max_fraction": 0.05}
+        return yaml.safe_dump(config, sort_keys=False).encode()
+
+    repack("out/bundle.tar.gz", hostile)
+    assert verify("out/bundle.tar.gz")  # intact as far as its manifest can tell
+    fresh = checkout(tmp_path_factory.mktemp("fresh"))
+    with pytest.raises(BundleError, match=r"config key claims\.list\[2\]\.rule\.violation: '@pd.io.commo' at "
+                                          r"character 0 is not part of a condition"):
+        restore(source / "out/bundle.tar.gz", fresh)
+    assert not (fresh / "results").exists() and not (fresh / "MARKER").exists()
+
+
+@pytest.mark.parametrize("name", ["results/train/width/width=8,seed=0/resume.pt", "results/evil.sh",
+                                  "results/train/width/width=8,seed=0/checkpoints.partial/step_0000001.pt"])
+def test_members_of_no_bundled_kind_are_refused_naming_them(results, name, tmp_path_factory):
+    source, _, _ = results
+    repack("out/bundle.tar.gz", extra=[(name, b"\x80\x04\x95cos\nsystem\n")])  # a pickle payload
+    fresh = checkout(tmp_path_factory.mktemp("fresh"))
+    with pytest.raises(BundleError, match=rf"member '{re.escape(name)}' is none of the kinds a bundle holds"):
+        restore(source / "out/bundle.tar.gz", fresh)
+    assert not (fresh / "results").exists()
+
+
+def test_a_member_larger_than_its_manifest_entry_is_refused_unread(results, monkeypatch):
+    target = "results/fits/width/runs.csv"
+    with tarfile.open("out/bundle.tar.gz", "r:gz") as src:
+        members = [(m, src.extractfile(m).read()) for m in src]
+    with tarfile.open("out/bundle.tar.gz", "w:gz") as dst:  # 64 MiB of zeros, a few kB packed
+        for member, data in members:
+            if member.name == target:
+                data = bytes(64 << 20)
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    read = []
+    original = tarfile.ExFileObject.read
+    monkeypatch.setattr(tarfile.ExFileObject, "read", lambda self, *a: read.append(len(data := original(self, *a))) or data)
+    with pytest.raises(BundleError, match=rf"{target} is {64 << 20} bytes, its manifest says 21; "):
+        verify("out/bundle.tar.gz")
+    assert sum(read) < 1 << 20  # the manifest and config.yaml only: the oversized member is never read
+
+
+def test_a_bundle_over_the_size_limit_is_refused_before_reading(results):
+    with pytest.raises(BundleError, match=r"add up to \d+ bytes, more than the limit of 100 \(--max-bytes\)"):
+        verify("out/bundle.tar.gz", max_bytes=100)
+
+
+def test_the_published_digest_is_checked(results, capsys):
+    digest = sha256_file("out/bundle.tar.gz")
+    with pytest.raises(SystemExit, match=rf"has sha256 {digest}, not the {'0' * 64} you gave"):
+        main(["verify", "--sha256", "0" * 64, "out/bundle.tar.gz"])
+    main(["verify", "--sha256", digest, "out/bundle.tar.gz"])
+    assert f"bundle sha256: {digest}" in capsys.readouterr().out
+    main(["verify", "out/bundle.tar.gz"])
+    assert "compare this digest with the one the bundle's author published" in capsys.readouterr().out
+
+
+def test_a_format_1_bundle_is_refused_with_what_to_do(results):
+    def old(name, data):
+        return json.dumps({**json.loads(data), "format": 1}).encode() if name == "manifest.json" else data
+
+    repack("out/bundle.tar.gz", old)
+    with pytest.raises(BundleError, match=r"format 1, this checkout reads format 2. Format 1 restored a key-sorted"):
+        verify("out/bundle.tar.gz")
+
+
+def test_a_config_yaml_other_than_the_manifests_is_refused(results):
+    def other(name, data):
+        return data.replace(b"n_train: 256", b"n_train: 255") if name == "config.yaml" else data
+
+    with tarfile.open("out/bundle.tar.gz", "r:gz") as src:
+        members = [(m, other(m.name, src.extractfile(m).read())) for m in src]
+    with tarfile.open("out/bundle.tar.gz", "w:gz") as dst:
+        for member, data in members:
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    with pytest.raises(BundleError, match="its config.yaml is missing or differs from the config in its manifest"):
+        verify("out/bundle.tar.gz")

@@ -21,10 +21,13 @@ sources, and only fits, tables, figures, notebooks and the paper can be built.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import time
 from importlib import metadata
@@ -34,10 +37,24 @@ import yaml
 
 from lplr.io import atomic_path, read_json, sha256_file, write_json, write_text
 
-FORMAT = 1
+# 2: restore writes the bundle's config.yaml as written (format 1 restored the manifest's key-sorted copy, and
+# which experiment owns a shared run follows config order), and members are of the kinds in MEMBER_KINDS only.
+FORMAT = 2
 MANIFEST, CONFIG = "manifest.json", "config.yaml"
 RESTORED_DIR = "results/restored"  # relative to the workflow's working directory
 RESTORED_MANIFEST, RESTORED_CONFIG = f"{RESTORED_DIR}/bundle.json", f"{RESTORED_DIR}/config.yaml"
+SCHEMA = "workflow/schemas/config.schema.yaml"  # relative to the checkout that restores
+MAX_BYTES = 16 << 30  # a bundle's files together; more is refused before anything is read (--max-bytes)
+MAX_HEADER_BYTES = 64 << 20  # manifest.json and config.yaml each
+BLOCK = 1 << 20  # members are hashed and written in blocks, never read whole
+MEMBER_KINDS = {  # what the workflow puts in a bundle (workflow/rules/common.smk, bundle_inputs); nothing else
+    "data manifest": re.compile(r"results/data/[^/]+/manifest\.json"),
+    "training metrics or manifest": re.compile(r"results/train/[a-z][a-z0-9_]*/[^/]+/(?:metrics\.csv|manifest\.json)"),
+    "checkpoint": re.compile(r"results/train/[a-z][a-z0-9_]*/[^/]+/checkpoints/step_[0-9]+\.pt"),
+    "NTK spectrum": re.compile(r"results/ntk/[a-z][a-z0-9_]*/[^/]+/(?:spectrum\.csv|eigenvalues\.npz)"),
+    "fit table": re.compile(r"results/fits/[a-z][a-z0-9_]*/(?:runs|curves|probes)\.csv"),
+    "summary table": re.compile(r"results/tables/[a-z][a-z0-9_]*_(?:summary|sensitivity|trends)\.csv"),
+}
 
 
 class BundleError(ValueError):
@@ -74,7 +91,7 @@ def write_bundle(files: list[str | Path], out: str | Path, config: dict, provena
     }
     with atomic_path(out) as tmp, tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-        _add_bytes(tar, CONFIG, yaml.safe_dump(config, sort_keys=False).encode())
+        _add_bytes(tar, CONFIG, yaml.safe_dump(config, sort_keys=False).encode())  # in config order
         for path in paths:
             info = tar.gettarinfo(path, arcname=str(PurePosixPath(path)))
             info.uid = info.gid = 0
@@ -96,6 +113,10 @@ def _check_member_path(name: str, bundle) -> None:
     if PurePosixPath(name).is_absolute() or ".." in parts or not parts or parts[0] != "results":
         raise BundleError(f"{bundle}: member {name!r} is not a path under results/; the bundle is not one "
                           f"lplr.bundle wrote. Do not restore it.")
+    if not any(kind.fullmatch(name) for kind in MEMBER_KINDS.values()):
+        raise BundleError(f"{bundle}: member {name!r} is none of the kinds a bundle holds ({', '.join(MEMBER_KINDS)}: "
+                          f"lplr.bundle.MEMBER_KINDS); resume files and other files are never bundled. Do not "
+                          f"restore it.")
 
 
 def read_manifest(bundle: str | Path) -> dict:
@@ -113,82 +134,152 @@ def _open(bundle: str | Path) -> tarfile.TarFile:
         raise BundleError(f"bundle {bundle} is damaged (not a readable tar.gz: {error}); copy it again.") from None
 
 
+def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo, bundle) -> bytes:
+    if not member.isfile() or member.size > MAX_HEADER_BYTES:
+        raise BundleError(f"bundle {bundle}: {member.name} is {member.size} bytes, more than the {MAX_HEADER_BYTES} "
+                          f"a bundle's {member.name} may have (or not a file); do not restore it.")
+    return tar.extractfile(member).read()
+
+
 def _manifest(tar: tarfile.TarFile, bundle) -> dict:
     try:
         member = tar.next()
         if member is None or member.name != MANIFEST:
             raise BundleError(f"bundle {bundle}: its first member is not {MANIFEST}; it is not a bundle "
                               f"lplr.bundle wrote.")
-        manifest = json.loads(tar.extractfile(member).read())
+        manifest = json.loads(_read_small(tar, member, bundle))
     except (tarfile.TarError, OSError, EOFError, json.JSONDecodeError) as error:
         raise BundleError(f"bundle {bundle} is damaged ({error}); copy it again.") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BundleError(f"bundle {bundle}: {MANIFEST} is not a bundle manifest; do not restore it.")
     if manifest.get("format") != FORMAT:
-        raise BundleError(f"bundle {bundle}: format {manifest.get('format')!r}, this checkout reads format {FORMAT}.")
+        old = manifest.get("format") == 1
+        raise BundleError(f"bundle {bundle}: format {manifest.get('format')!r}, this checkout reads format {FORMAT}. "
+                          + ("Format 1 restored a key-sorted config, which can move shared runs to another experiment; "
+                             "make the bundle again with this checkout (`make bundle` where the results are), or "
+                             "restore it with a checkout of commit b457519." if old else
+                             "Use the checkout of the commit that wrote it (its manifest's git_commit)."))
     return manifest
 
 
-def _members(bundle: str | Path):
-    """(manifest, iterator of (member, bytes) for each results/ file), reading the archive once."""
+def _stream(tar: tarfile.TarFile, member: tarfile.TarInfo, sink=None) -> str:
+    """The sha256 of a member, read in blocks (and written to `sink` as it goes)."""
+    digest, handle = hashlib.sha256(), tar.extractfile(member)
+    while block := handle.read(BLOCK):
+        digest.update(block)
+        if sink is not None:
+            sink.write(block)
+    return digest.hexdigest()
+
+
+def _walk(bundle: str | Path, manifest_check=None, write=None) -> tuple[dict, str]:
+    """Read the archive once, member by member: every results/ file checked against the manifest (kind, size
+    before it is read, sha256 in blocks) and, with `write(member)` -> a file handle or None, written as read.
+    Returns (manifest, config.yaml as written)."""
     tar = _open(bundle)
-    manifest = _manifest(tar, bundle)
-
-    def files():
+    with tar:
+        manifest = _manifest(tar, bundle)
+        if manifest_check:
+            manifest_check(manifest)
+        config_text, seen = None, set()
         try:
-            with tar:
-                for member in tar:
-                    if member.name in (MANIFEST, CONFIG):  # iteration starts again at the first member
-                        continue
-                    _check_member_path(member.name, bundle)
-                    if not member.isfile():
-                        raise BundleError(f"bundle {bundle}: {member.name} is not a regular file; do not restore it.")
-                    yield member, tar.extractfile(member).read()
-        except (tarfile.TarError, OSError, EOFError) as error:
+            for member in tar:  # iteration starts again at the first member, the manifest read above
+                if member.offset == 0:
+                    continue
+                if member.name == CONFIG and config_text is None:
+                    config_text = _read_small(tar, member, bundle).decode()
+                    continue
+                _check_member_path(member.name, bundle)
+                expected = manifest["files"].get(member.name)
+                if expected is None or member.name in seen:
+                    raise BundleError(f"bundle {bundle}: {member.name} is not in its manifest (or is there twice); the "
+                                      f"bundle was changed after it was written. Do not restore it.")
+                if not member.isfile():
+                    raise BundleError(f"bundle {bundle}: {member.name} is not a regular file; do not restore it.")
+                if member.size != expected["size"]:  # before reading: a bomb is refused unread
+                    raise BundleError(f"bundle {bundle}: {member.name} is {member.size} bytes, its manifest says "
+                                      f"{expected['size']}; the file was changed after bundling. Do not restore it.")
+                with (write(member) if write else contextlib.nullcontext()) as sink:
+                    digest = _stream(tar, member, sink)
+                    if digest != expected["sha256"]:
+                        raise BundleError(f"bundle {bundle}: {member.name} has sha256 {digest}, its manifest says "
+                                          f"{expected['sha256']}; the file was changed or damaged after bundling. "
+                                          f"Do not restore it; ask for an intact copy.")
+                seen.add(member.name)
+        except (tarfile.TarError, OSError, EOFError, UnicodeDecodeError) as error:
             raise BundleError(f"bundle {bundle} is damaged ({error}); copy it again.") from None
-
-    return manifest, files()
-
-
-def verify(bundle: str | Path) -> dict:
-    """Check every file of `bundle` against its manifest (sha256 and size, none missing, none extra);
-    return the manifest or raise BundleError naming the first file that differs."""
-    manifest, files = _members(bundle)
-    seen = set()
-    for member, data in files:
-        expected = manifest["files"].get(member.name)
-        if expected is None:
-            raise BundleError(f"bundle {bundle}: {member.name} is not in its manifest; the bundle was changed "
-                              f"after it was written. Do not restore it.")
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != expected["sha256"] or len(data) != expected["size"]:
-            raise BundleError(f"bundle {bundle}: {member.name} has sha256 {digest}, its manifest says "
-                              f"{expected['sha256']}; the file was changed or damaged after bundling. Do not "
-                              f"restore it; ask for an intact copy.")
-        seen.add(member.name)
     missing = sorted(set(manifest["files"]) - seen)
     if missing:
         raise BundleError(f"bundle {bundle}: {missing[0]} (and {len(missing) - 1} more) listed in its manifest "
                           f"is missing; copy the bundle again.")
-    return manifest
+    if config_text is None or yaml.safe_load(config_text) != manifest["config"]:
+        raise BundleError(f"bundle {bundle}: its {CONFIG} is missing or differs from the config in its {MANIFEST}; "
+                          f"do not restore it.")
+    return manifest, config_text
 
 
-def restore(bundle: str | Path, root: str | Path = ".") -> dict:
-    """Verify `bundle`, then write its files under `root` (the workflow's working directory) with their
-    recorded modification times, and the restore-mode marker results/restored/bundle.json."""
+def verify(bundle: str | Path, sha256: str | None = None, max_bytes: int = MAX_BYTES) -> dict:
+    """Check `bundle`: its own sha256 against `sha256` (the digest its author published) when given, the total
+    size against `max_bytes`, then every file against its manifest (kind, size, sha256; none missing, none
+    extra) and config.yaml against the manifest's config. Return the manifest with "config_text" (config.yaml
+    as written) and "sha256" (the bundle's own digest); raise BundleError naming the first file that differs."""
+    digest = sha256_file(bundle) if Path(bundle).is_file() else None
+    if sha256 is not None and digest is not None and digest != sha256.strip().lower():
+        raise BundleError(f"bundle {bundle} has sha256 {digest}, not the {sha256} you gave: it is not the bundle "
+                          f"its author published. Do not restore it.")
+
+    def within_limit(manifest):
+        total = sum(int(entry.get("size", 0)) for entry in manifest["files"].values())
+        if total > max_bytes:
+            raise BundleError(f"bundle {bundle}: its files add up to {total} bytes, more than the limit of "
+                              f"{max_bytes} (--max-bytes); raise the limit only for a bundle you trust to be that "
+                              f"large.")
+
+    manifest, config_text = _walk(bundle, within_limit)
+    return {**manifest, "config_text": config_text, "sha256": digest}
+
+
+def check_config(config_text: str, bundle, root: str | Path = ".") -> None:
+    """A bundle's config is someone else's: validate it like any other (schema, conditions) before restoring."""
+    from lplr.config import ConfigError, load_schema, validate_config
+
+    schema = Path(root) / SCHEMA
+    if not schema.is_file():
+        raise BundleError(f"{schema} is missing: run restore in the root of a checkout of this repository.")
+    try:
+        validate_config(copy.deepcopy(yaml.safe_load(config_text)), load_schema(schema),
+                        source=f"the {CONFIG} of bundle {bundle}")
+    except ConfigError as error:
+        raise BundleError(f"bundle {bundle}: {error} Do not restore it, or ask its author for a valid one.") from None
+
+
+def restore(bundle: str | Path, root: str | Path = ".", sha256: str | None = None,
+            max_bytes: int = MAX_BYTES) -> dict:
+    """Verify `bundle` and validate its config, then write its files under `root` (the workflow's working
+    directory) with their recorded modification times, its config.yaml as written, and the restore-mode
+    marker results/restored/bundle.json."""
     root = Path(root)
-    manifest = verify(bundle)
+    manifest = verify(bundle, sha256, max_bytes)
+    check_config(manifest["config_text"], bundle, root)
     for name, expected in manifest["files"].items():
         target = root / name
         if target.exists() and sha256_file(target) != expected["sha256"]:
             raise BundleError(f"{target} exists and differs from the copy in bundle {bundle}; restore into a "
                               f"fresh checkout, or remove {root / 'results'} first.")
-    _, files = _members(bundle)
-    for member, data in files:  # verified above; written through the atomic writer (umask modes)
+    written = []
+
+    @contextlib.contextmanager
+    def write(member):  # each file through the atomic writer (umask modes), kept only if its hash matches
         target = root / member.name
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
+        with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+            yield handle
         os.utime(target, (member.mtime, member.mtime))  # the original order of outputs and inputs
-    write_text(root / RESTORED_CONFIG, yaml.safe_dump(manifest["config"], sort_keys=False))
-    write_json(root / RESTORED_MANIFEST, {**manifest, "bundle": Path(bundle).name})
+        written.append(member.name)
+
+    _walk(bundle, write=write)  # the bundle could change between the two reads: checked again as written
+    write_text(root / RESTORED_CONFIG, manifest["config_text"])
+    write_json(root / RESTORED_MANIFEST, {**{k: v for k, v in manifest.items() if k != "config_text"},
+                                          "bundle": Path(bundle).name})
     return manifest
 
 
@@ -215,13 +306,21 @@ def main(argv: list[str] | None = None) -> None:
                        ("restore", "verify, then restore into the working directory's results/")):
         command = commands.add_parser(name, help=text)
         command.add_argument("bundle")
+        command.add_argument("--sha256", metavar="DIGEST", help="the bundle's sha256 as its author published it: "
+                             "refuse any other file")
+        command.add_argument("--max-bytes", type=int, default=MAX_BYTES, metavar="N",
+                             help=f"refuse a bundle whose files add up to more (default {MAX_BYTES})")
     args = parser.parse_args(argv)
     try:
-        manifest = verify(args.bundle) if args.command == "verify" else restore(args.bundle)
+        run = verify if args.command == "verify" else restore
+        manifest = run(args.bundle, sha256=args.sha256, max_bytes=args.max_bytes)
     except BundleError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"{args.command}: {len(manifest['files'])} files of commit {manifest['git_commit']}, config "
           f"{manifest['config_hash']} are intact.")
+    print(f"bundle sha256: {manifest['sha256']}" + ("" if args.sha256 else
+          " (the manifest proves the files were not damaged, not who wrote them: compare this digest with the one "
+          "the bundle's author published, or pass it with --sha256)"))
     if args.command == "restore":
         print(f"Now rebuild the figures, notebooks and paper: snakemake --cores all --configfile {RESTORED_CONFIG}")
 

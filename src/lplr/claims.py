@@ -14,7 +14,8 @@ the tracked sharpness), the scale it ran at, and a verdict from the claim's rule
     compare      condition a against condition b, paired by seed: log ratio a/b (positive statistics) or
                  difference (signed ones and step counts); the interval on the stated side of 0 -> supported,
                  on the other -> contradicted
-    proportion   a per-run violation (a pandas expression over runs.csv columns, e.g. "lqcr_negative > 0"):
+    proportion   a per-run violation (a condition over runs.csv columns in the grammar of lplr.expressions,
+                 e.g. "lqcr_negative > 0"; never executed as code):
                  no run violates -> supported; the Clopper-Pearson lower bound of the violating fraction
                  above `max_fraction` -> contradicted (violations are not rare); else inconclusive
 
@@ -35,6 +36,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from lplr.analysis import regime_of
+from lplr.expressions import evaluate
 from lplr.formatting import format_number, format_value
 from lplr.stats import loglog_slope_by_seed, scale_of, summarise
 
@@ -177,9 +179,9 @@ def rule_compare(runs, statistic, rule, confidence):
 
 
 def rule_proportion(runs, statistic, rule, confidence):
-    """The fraction of runs that violate the claim (`violation`, a pandas expression over runs.csv)."""
+    """The fraction of runs that violate the claim (`violation`, a condition over runs.csv, lplr.expressions)."""
     frame = _completed(runs)
-    violates = frame.eval(rule["violation"]).astype(bool)
+    violates = evaluate(rule["violation"], frame, "rule.violation")
     k, n = int(violates.sum()), len(frame)
     low, high = (scipy_stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
                  if n else (np.nan, np.nan))

@@ -52,7 +52,20 @@ def validate_config(config: dict, schema: dict, source: str = "config.yaml") -> 
             f"the allowed values are described in workflow/schemas/config.schema.yaml."
         )
     _check_semantics(config)
+    _check_conditions(config, source)
     return config
+
+
+def _check_conditions(config: dict, source: str) -> None:
+    """Claim conditions are data in a grammar (lplr.expressions), refused here if they are anything else."""
+    from lplr.expressions import ExpressionError, check_all
+
+    rules = [(f"claims.list[{i}].rule.violation", claim["rule"]["violation"])
+             for i, claim in enumerate(config.get("claims", {}).get("list", [])) if "violation" in claim.get("rule", {})]
+    try:
+        check_all(rules)
+    except ExpressionError as error:
+        raise ConfigError(f"config key {error} Fix it in {source}.") from None
 
 
 def dotted_key(path) -> str:
