@@ -140,12 +140,10 @@ def test_a_pickle_or_an_oversized_member_is_refused_naming_the_file(bundled, tmp
 
     big = tmp_path / "big" / bundle.name
     big.parent.mkdir()
+    name = "results/fits/width/runs.csv"
     with tarfile.open(bundle, "r:gz") as src, tarfile.open(big, "w:gz") as dst:
         for member in src:
-            data = src.extractfile(member).read()
-            if member.name.endswith("runs.csv"):
-                data += bytes(32 << 20)
-                name = member.name
+            data = src.extractfile(member).read() + (bytes(32 << 20) if member.name == name else b"")
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
     refused = restore(big, fresh)

@@ -39,4 +39,5 @@ rule paper:
     shell:
         "{params.python:q} -m lplr.provenance tex {output.provenance} && "
         "TEXINPUTS=paper:results/paper:results/figures: BIBINPUTS=paper: "
-        "latexmk -pdf -interaction=nonstopmode -halt-on-error -outdir=results/paper {input.tex} > {log} 2>&1"
+        "latexmk -pdf -latexoption=-no-shell-escape -interaction=nonstopmode -halt-on-error -outdir=results/paper {input.tex} "
+        "> {log} 2>&1"
