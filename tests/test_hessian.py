@@ -1,0 +1,50 @@
+"""The Hessian's top eigenvalue by Lanczos equals the dense Hessian's, and the Gauss-Newton one for a linear model."""
+
+import pytest
+import torch
+from torch import nn
+
+from lplr.hessian import hessian_top_eigenvalue, lanczos_top, loss_hvp
+from lplr.models import MLP
+from lplr.ntk import empirical_ntk
+
+
+def dense_hessian(model, x, y):
+    hvp, flat = loss_hvp(model, x, y)
+    return torch.stack([hvp(e) for e in torch.eye(flat.numel(), dtype=flat.dtype)])
+
+
+def test_top_eigenvalue_of_a_small_mlp_equals_the_dense_hessians():
+    torch.manual_seed(0)
+    model = MLP(in_features=4, width=6, depth=3).double()
+    x, y = torch.randn(10, 4, dtype=torch.float64), torch.randn(10, dtype=torch.float64)
+    dense = dense_hessian(model, x, y)
+    assert torch.allclose(dense, dense.T, atol=1e-12)  # hvp is a symmetric operator
+    params = dict(model.named_parameters())
+    reference = torch.autograd.functional.hessian(
+        lambda *p: 0.5 * (torch.func.functional_call(model, dict(zip(params, p)), (x,)).reshape(-1) - y).square().mean(),
+        tuple(params.values()))
+    assert reference[0][0].reshape(dense[:24, :24].shape).allclose(dense[:24, :24], atol=1e-12)
+    value, vector = hessian_top_eigenvalue(model, x, y, steps=60)
+    assert value == pytest.approx(float(torch.linalg.eigvalsh(dense)[-1]), rel=1e-8)
+    assert torch.allclose(dense @ vector, value * vector, atol=1e-6 * value)
+
+
+def test_a_linear_model_has_the_gauss_newton_hessian():
+    """f = X w + b: H = J^T J / n exactly, so lambda_max(H) = lambda_max(Theta) / n."""
+    torch.manual_seed(1)
+    model = nn.Linear(7, 1).double()
+    x, y = torch.randn(40, 7, dtype=torch.float64), torch.randn(40, dtype=torch.float64)
+    value, _ = hessian_top_eigenvalue(model, x, y, steps=8)  # dim 8: Lanczos is exact
+    gauss_newton = float(torch.linalg.eigvalsh(empirical_ntk(model, x))[-1]) / len(x)
+    assert value == pytest.approx(gauss_newton, rel=1e-10)
+
+
+def test_lanczos_on_a_planted_spectrum():
+    values = torch.cat([torch.tensor([5.0, 4.9]), torch.linspace(-1, 1, 98)]).double()
+    basis, _ = torch.linalg.qr(torch.randn(100, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(3)))
+    matrix = basis @ torch.diag(values) @ basis.T
+    value, vector = lanczos_top(lambda v: matrix @ v, 100, matrix, steps=40,
+                                generator=torch.Generator().manual_seed(4))
+    assert value == pytest.approx(5.0, rel=1e-10)
+    assert abs(float(vector @ basis[:, 0])) == pytest.approx(1.0, abs=1e-6)
