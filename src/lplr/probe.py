@@ -6,6 +6,11 @@ Per checkpoint t (on the probe set S, in float64 at the checkpoint's exact param
     sharpness = eta lambda_max / |S|     linearised GD is stable while eta (lambda_max + lambda_min) / |S| <= 2
     lambda_min_ratio, kernel_change      lambda_min(Theta_t) / lambda_min(Theta_0), ||Theta_t - Theta_0||_F / ||Theta_0||_F
     audit                                ||grad L_S||^2 == r_S^T Theta_SS r_S / |S|^2 (raises on violation)
+    grad_noise_trace, b_noise            tr(Sigma) of the per-example gradients on S and the noise scale
+                                         tr(Sigma) / |grad L_S|^2, from Theta_SS (lplr.noise)
+    hessian_lambda_max, hessian_sharpness  top eigenvalue of the Hessian of L_S (Lanczos on Hessian-vector
+                                         products, lplr.hessian) and eta lambda_max(H): the Gauss-Newton
+                                         sharpness plus the residual term (1/|S|) sum_i r_i grad^2 f_i
     lqcr_q                               <grad L(theta_t), theta_t - theta_T> / (L_t - L_T) on the training set
 eigenvalues.npz holds, per checkpoint, the eigenvalues lambda_i of Theta_SS (ascending) and the squared
 projections p_i = (u_i . r_S)^2 of the probe-set residual on its eigenvectors: the linearised model from
@@ -23,8 +28,10 @@ import torch
 
 from lplr import ntk
 from lplr.data import load_prepared
+from lplr.hessian import hessian_top_eigenvalue
 from lplr.io import atomic_path, read_json, write_csv
 from lplr.models import build_model
+from lplr.noise import noise_scale
 
 
 class AuditError(AssertionError):
@@ -66,7 +73,7 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     loss_final, _ = ntk.full_gradient(final, x, y)
     theta_final = torch.cat([p.detach().reshape(-1) for p in final.parameters()])
 
-    rows, eigenvalues, projections, theta_0 = [], [], [], None
+    rows, eigenvalues, projections, theta_0, hessian_vector = [], [], [], None, None
     for step in steps:
         model = model_at(step)
         theta = ntk.empirical_ntk(model, x_s)
@@ -74,7 +81,10 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
         if theta_0 is None:
             theta_0 = theta
         with torch.no_grad():  # (u_i . r_S)^2: where the residual sits in the spectrum
-            projections.append((evecs.T @ (model(x_s) - y_s)).pow(2).cpu().numpy())
+            residual = (model(x_s) - y_s).reshape(-1)
+            projections.append((evecs.T @ residual).pow(2).cpu().numpy())
+        noise = noise_scale(theta, residual)
+        hessian_top, hessian_vector = hessian_top_eigenvalue(model, x_s, y_s, v0=hessian_vector)  # warm start
         audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps, eigenvalues=evals)
         if not audit["audit_ok"]:
             raise AuditError(f"{train_dir}: PL audit failed at step {step}: ||grad L_S||^2 = {audit['grad_norm_sq']!r} "
@@ -94,6 +104,8 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
             "probe_loss": audit["loss"], "probe_grad_norm_sq": audit["grad_norm_sq"],
             "quadratic_form": audit["quadratic_form"], "audit_error": audit["audit_error"],
             "audit_tolerance": audit["audit_tolerance"], "audit_ok": audit["audit_ok"], "lqcr_q": lqcr,
+            "grad_noise_trace": noise["trace_sigma"], "b_noise": noise["b_noise"],
+            "hessian_lambda_max": hessian_top, "hessian_sharpness": lr * hessian_top,
         })
         eigenvalues.append(evals.cpu().numpy())
     frame = pd.DataFrame(rows)
