@@ -33,8 +33,7 @@ def run_hashes(folder: Path) -> dict:
 
 def golden_runs(tmp: Path) -> dict:
     """{engine/kind/seed: hashes} of the per-seed engine and of batched jobs of one and two seeds."""
-    from lplr.batched import train_batch
-    from lplr.train import train_run
+    from lplr.train import train_batch, train_run
 
     data = image_data(tmp / "data")
     out = {}

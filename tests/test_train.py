@@ -17,7 +17,8 @@ import torch
 from lplr import ntk
 from lplr.io import read_json, sha256_file, torch_save, write_json
 from lplr.models import build_model
-from lplr.train import BatchStream, checkpoint_steps, train_run
+from lplr.schedule import BatchStream, checkpoint_steps
+from lplr.train import train_run
 
 BASE = dict(arch="mlp", width=16, depth=3, init="he", optimizer="gd", lr_mode="calibrated", lr=0.5, steps=40,
             checkpoints=5, metrics_block=16, resume_every=32, seed=0, precision="float32")

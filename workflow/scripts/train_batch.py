@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "a", buffering=1)  # noqa: F821 (append: a resumed job keeps its log)
 
-from lplr.batched import train_batch  # noqa: E402
+from lplr.train import train_batch  # noqa: E402
 
 manifests = train_batch(
     snakemake.params.runs,  # noqa: F821
