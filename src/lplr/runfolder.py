@@ -22,6 +22,8 @@ from lplr.io import git_commit, package_versions, torch_save, write_csv, write_j
 
 METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_time", "test_loss", "test_accuracy",
                   "batch_loss", "epoch", "sharpness"]
+# a seed's row of the device buffer, one per visited step; block_rows turns it into metrics.csv's columns
+BUFFER_COLUMNS = ("loss", "grad_norm_sq", "drift_sq", "batch_loss", "sharpness")
 STAGING = "checkpoints.partial"
 RESUME_FORMAT = "lplr-resume-2"  # tensors + JSON; version 1 was a pickle and is refused
 

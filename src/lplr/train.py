@@ -19,7 +19,7 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
                   from the previous eigenvector (ntk.top_eigenpair), a lower bound accurate to ~1e-6 on ReLU
                   kernels. The theorem's step condition eta <= 1/L reads sharpness <= 1 (L ~ lambda_max(Theta)/n
                   near interpolation); GD on a quadratic is stable below 2.
-Metrics are buffered on the device ([block, rows, 5]) and copied to the host once per block of `metrics_block`
+Metrics are buffered on the device ([block, rows, runfolder.BUFFER_COLUMNS]) and copied to the host once per block of `metrics_block`
 steps, so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps (the
 job's, the same for all its seeds).
 Checkpoints: `checkpoints` log-spaced steps, and with `loss_checkpoints` (fractions of L_0) also the first
@@ -154,8 +154,9 @@ class _Loop:
     def run(self, save_resume) -> None:
         """Steps start..T in blocks: the block's rows stay on the device until its one host copy."""
         engine = self.engine
-        buffer = torch.empty(self.block, engine.rows, 5, dtype=engine.dtype, device=engine.device)  # L, G, drift^2,
-        t = last_resume = self.start                                                          # batch loss, sharpness
+        buffer = torch.empty(self.block, engine.rows, len(runfolder.BUFFER_COLUMNS), dtype=engine.dtype,
+                             device=engine.device)
+        t = last_resume = self.start
         bar = tqdm(total=self.steps + 1, initial=t, desc=f"train {engine.count} seed(s)", file=sys.stderr, mininterval=5)
         while t <= self.steps:
             block_start = time.perf_counter()
