@@ -7,7 +7,7 @@
 For each width it trains the same work, `seeds` runs of one condition (5-layer MLP, full-batch GD,
 calibrated eta, the default config's training settings), twice:
     per-seed  `seeds` fresh Python processes one after the other, each lplr.train.train_run of one seed
-    batched   one fresh Python process, lplr.batched.train_batch of all seeds
+    batched   one fresh Python process, lplr.train.train_batch of all seeds (the batched stepper)
 Each process is started as Snakemake's script jobs are (a new interpreter that imports torch and lplr,
 loads the prepared data and writes the run's files), so the start-up users wait for is counted; the
 process wall time is measured from outside. Snakemake's own per-job cost (its script preamble, the job
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PER_SEED = ("import json, sys; from lplr.train import train_run; a = json.loads(sys.argv[1]); "
             "train_run(a['settings'], a['data'], a['out'], device=a['device'], threads=a['threads'])")
-BATCHED = ("import json, sys; from lplr.batched import train_batch; a = json.loads(sys.argv[1]); "
+BATCHED = ("import json, sys; from lplr.train import train_batch; a = json.loads(sys.argv[1]); "
            "train_batch(a['runs'], a['data'], a['outs'], a['resume'], device=a['device'], threads=a['threads'])")
 STARTUP = ("import json, sys; import lplr.train, lplr.batched; from lplr.data import load_prepared; "
            "a = json.loads(sys.argv[1]); load_prepared(a['data'], device=a['device'])")

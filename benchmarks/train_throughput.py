@@ -35,8 +35,9 @@ import time
 import torch
 
 from lplr.models import MLP
-from lplr.train import (DTYPES, FlatParameters, configure_torch, loss_and_grads, record_diagnostics, resolve_device,
-                        update)
+from lplr.devices import configure_torch, resolve_device
+from lplr.per_seed import FlatParameters, loss_and_grads, record_diagnostics, update
+from lplr.schedule import DTYPES
 
 SHAPES = [  # name, n, d, width, depth, timed steps per round, rounds
     ("default", 256, 784, 128, 5, 10, 60),

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from lplr.analysis import analyse_experiment, analyse_run
-from lplr.config import experiment_runs, run_id, run_sources
+from lplr.config import experiment_runs, run_id
+from lplr.plan import run_sources
 
 FIT = {"lstar": "auto", "lstar_fallback": "min", "min_offset": 0.1, "confidence": 0.95, "lplr_exit_fraction": 0.5,
        "interpolation": {"loss_fraction": 1e-3, "min_params_per_point": 10},

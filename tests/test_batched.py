@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lplr.batched import train_batch
+from lplr.train import train_batch
 from lplr.io import read_json
 from lplr.train import train_run
 from test_train import BASE, SGD, assert_same_metrics, image_data, metrics, write_data
@@ -137,7 +137,7 @@ def test_sigkill_during_a_batched_job_then_rerun_gives_the_uninterrupted_metrics
                 "loss_checkpoints": [0.5, 0.05]}  # and the parameters caught at loss levels
     runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 1, 2)}
     out, resume = tmp_path / "killed", tmp_path / "killed.resume.pt"
-    code = ("import json, sys; from lplr.batched import train_batch; runs = json.loads(sys.argv[1]); "
+    code = ("import json, sys; from lplr.train import train_batch; runs = json.loads(sys.argv[1]); "
             "train_batch(runs, {r: sys.argv[2] for r in runs}, {r: f'{sys.argv[3]}/{r}' for r in runs}, sys.argv[4], "
             "device='cpu', threads=1)")
     process = subprocess.Popen([sys.executable, "-c", code, json.dumps(runs), str(data_file), str(out), str(resume)],

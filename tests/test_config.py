@@ -88,22 +88,6 @@ def test_a_condition_with_a_bad_value_names_its_index(default_config, schema):
         validate_config(config, schema)
 
 
-def test_seed_jobs_are_one_per_condition_or_one_per_run(default_config, schema):
-    from lplr.config import seed_jobs
-
-    config = validate_config(copy.deepcopy(default_config), schema)
-    jobs = seed_jobs(config, "width")
-    widths, seeds = config["experiments"]["width"]["vary"]["width"], config["experiments"]["width"]["seeds"]
-    assert list(jobs) == [f"width={w}" for w in widths]
-    assert jobs[f"width={widths[1]}"] == [f"width={widths[1]}+seed={s}" for s in seeds]
-    assert sorted(r for runs in jobs.values() for r in runs) == sorted(experiment_runs(config, "width"))
-    config["experiments"]["width"]["training"] = {"seed_batching": "per_seed"}
-    assert seed_jobs(config, "width") == {run: [run] for run in experiment_runs(config, "width")}
-    del config["experiments"]["width"]["vary"]  # one condition: its job id is "" and run ids are "seed=s"
-    config["experiments"]["width"]["training"] = {"width": 8}
-    assert seed_jobs(config, "width") == {"": [f"seed={s}" for s in seeds]}
-
-
 def test_seed_batching_is_per_experiment_not_per_condition(default_config, schema):
     config = copy.deepcopy(default_config)
     config["experiments"]["init"]["conditions"][0]["seed_batching"] = "per_seed"

@@ -17,7 +17,8 @@ import torch
 from lplr import ntk
 from lplr.io import read_json, sha256_file, torch_save, write_json
 from lplr.models import build_model
-from lplr.train import BatchStream, checkpoint_steps, train_run
+from lplr.schedule import BatchStream, checkpoint_steps
+from lplr.train import train_run
 
 BASE = dict(arch="mlp", width=16, depth=3, init="he", optimizer="gd", lr_mode="calibrated", lr=0.5, steps=40,
             checkpoints=5, metrics_block=16, resume_every=32, seed=0, precision="float32")
@@ -203,6 +204,64 @@ def test_a_changed_setting_ignores_a_stale_resume_file(tmp_path, data_file):
     torch.save({"key": "stale", "step": 10}, out / "resume.pt")
     manifest = train_run(BASE, data_file, out, device="cpu")
     assert manifest["resumed_from_step"] is None and metrics(out)["step"].iloc[0] == 0
+
+
+class _Payload:
+    """Unpickling this runs a command that writes a file: what a tampered resume file could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_resume_file_holding_a_pickled_object_is_refused_not_run(tmp_path, data_file):
+    out, marker = tmp_path / "run", tmp_path / "payload-ran"
+    out.mkdir()
+    torch.save({"format": "lplr-resume-2", "key": "any", "meta": _Payload(marker)}, out / "resume.pt")
+    with pytest.raises(ValueError, match="refused to load this resume file"):
+        train_run(BASE, data_file, out, device="cpu")
+    assert not marker.exists()  # the payload was never executed
+
+
+def test_the_resume_file_round_trips_tensors_arrays_and_json_values(tmp_path):
+    from lplr.runfolder import load_resume, save_resume
+
+    state = {"step": 7, "rows": [np.arange(6.0).reshape(2, 3)], "test_rows": {0: (0.5, 1.0), 5: (float("nan"), 0.25)},
+             "diverged": [None, 3], "stepper": {"params": torch.randn(4, dtype=torch.float64), "name": "x"}}
+    save_resume(tmp_path / "r.pt", "key", state)
+    back = load_resume(tmp_path / "r.pt", "key")
+    assert back["step"] == 7 and back["diverged"] == [None, 3] and back["stepper"]["name"] == "x"
+    assert list(back["test_rows"]) == [0, 5] and back["test_rows"][0] == [0.5, 1.0] and np.isnan(back["test_rows"][5][0])
+    assert np.array_equal(back["rows"][0], state["rows"][0]) and isinstance(back["rows"][0], np.ndarray)
+    assert torch.equal(back["stepper"]["params"], state["stepper"]["params"])
+    assert load_resume(tmp_path / "r.pt", "another key") is None
+
+
+@pytest.mark.parametrize("extra", [{}, SGD], ids=["gd", "sgd"])
+def test_the_per_seed_stepper_gives_a_seed_the_same_bits_alone_and_in_a_job(tmp_path, data_file, extra):
+    """One job, per-seed stepper, seeds 0 and 1: each seed's files are those of its own one-seed job."""
+    from lplr.train import train_job
+
+    settings = {**BASE, **extra, "loss_checkpoints": [0.5], "sharpness_every": 5}
+    runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 1)}
+    manifests = train_job(runs, {r: data_file for r in runs}, {r: tmp_path / "job" / r for r in runs},
+                          tmp_path / "job.resume.pt", stepper="per_seed", device="cpu")
+    train_run({**settings, "seed": 1}, data_file, tmp_path / "alone", device="cpu")
+    assert_same_metrics(metrics(tmp_path / "job" / "seed=1"), metrics(tmp_path / "alone"))
+    assert manifests["seed=1"]["mode"] == "per_seed" and manifests["seed=1"]["job_seeds"] == [0, 1]
+    for step in manifests["seed=1"]["checkpoint_steps"]:
+        a = torch.load(tmp_path / "job" / "seed=1" / "checkpoints" / f"step_{step:07d}.pt")
+        b = torch.load(tmp_path / "alone" / "checkpoints" / f"step_{step:07d}.pt")
+        assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_an_unknown_stepper_is_refused_with_the_config_key(tmp_path, data_file):
+    from lplr.train import train_job
+
+    with pytest.raises(ValueError, match="seed_batching"):
+        train_job({"r": BASE}, {"r": data_file}, {"r": tmp_path / "r"}, tmp_path / "r.pt", stepper="fused", device="cpu")
 
 
 def test_batch_stream_is_a_sequence_of_permutations_and_restores_exactly():

@@ -17,35 +17,12 @@ import pytest
 import yaml
 
 from conftest import BIN, ROOT
+from tiny import EXPLORED, tiny_config
 from lplr.formatting import format_number
 from lplr.plots import FIGURES
 
 pytestmark = pytest.mark.integration
 COPIED = ["Snakefile", "config.yaml", "environment.yml", "workflow", "paper", "src"]
-
-
-def tiny_config(default: dict) -> dict:
-    config = json.loads(json.dumps(default))
-    config["data"].update(n_train=40, n_test=40)
-    config["training"].update(steps=150, checkpoints=5, metrics_block=64, resume_every=100)
-    config["experiments"]["width"].update(vary={"width": [8, 16]}, seeds=[0, 1])
-    config["experiments"]["width_calibrated"].update(vary={"width": [8, 16]}, seeds=[0])
-    config["experiments"]["width_eos"].update(vary={"width": [8]}, seeds=[0])
-    for name in ("init", "step"):  # every experiment once, at one seed
-        config["experiments"][name].update(seeds=[0], training={"width": 8})
-    config["experiments"]["step"]["conditions"] = [{"lr": 0.01, "steps": 150}, {"lr": 0.001, "steps": 300}]
-    for name in ("cnn", "batch"):
-        config["experiments"][name]["training"].update(width=2, depth=1)
-        config["experiments"][name].update(seeds=[0])
-    config["experiments"]["cnn"]["vary"] = {"batch_size": [8]}
-    config["experiments"]["batch"]["vary"] = {"batch_size": ["full", 8]}
-    # one run explorer, of a run E3 shares with E2 (its manifest and spectrum are read from E2's folders: in the
-    # sorted tiny.yaml init comes first and trains He at lr 0.01 and width 8, which is E3's lr 0.01 at 150 steps)
-    config["notebooks"] = {"runs": [f"step/{EXPLORED}"]}
-    return config
-
-
-EXPLORED = "lr=0.01+steps=150+seed=0"
 
 
 def copy_repo(dest, config: dict):
@@ -136,8 +113,8 @@ def test_the_run_explorer_shows_the_run(tiny_run):
     notebook = executed(tiny_run / f"results/notebooks/runs/step/{EXPLORED}.ipynb")
     parameters = notebook["metadata"]["papermill"]["parameters"]
     assert parameters["run"] == EXPLORED
-    # E3's run is E2's He run at the same width and lr (sorted tiny.yaml: init first): read from there
-    assert parameters["manifest_json"] == "results/train/init/init=he+lr=0.01+lr_mode=fixed+seed=0/manifest.json"
+    # E3's run is E1's width=8 run (and E2's He run at lr 0.01), trained by E1 (lplr.plan.OWNER_ORDER): read from there
+    assert parameters["manifest_json"] == "results/train/width/width=8+seed=0/manifest.json"
     page = (tiny_run / f"results/notebooks/runs/step/{EXPLORED}.html").read_text()
     assert f"Run <code>{EXPLORED}</code> of experiment <code>step</code>" in page
     assert page.count("<img") == 7  # loss, G vs gap, rates, kernel, spectra, shares, drift and accuracy
@@ -186,7 +163,7 @@ def test_no_interval_of_a_positive_quantity_has_a_negative_bound(tiny_run):
 
 
 def test_shared_runs_are_trained_once(tiny_run):
-    # in the tiny config E3 at lr 0.5 is E2's He run at width 8 (and E5 at batch 8 is E4): read, not retrained
+    # in the tiny config E3 at lr 0.01 is E1's width=8 run (and E5 at batch 8 is E4): read, not retrained
     step = pd.read_csv(tiny_run / "results/fits/step/runs.csv")
     shared = step[step["source"].fillna("") != ""]
     assert len(shared) >= 1
@@ -208,28 +185,34 @@ def test_a_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_a_single_figure_builds_only_what_it_needs(tmp_path, default_config):
-    workdir = copy_repo(tmp_path, tiny_config(default_config))
-    result = snakemake(workdir, "--dry-run", "results/figures/width_ablation.pdf")
+def dry_run_counts(tmp_path, config, *targets) -> dict:
+    """The job counts of `snakemake --dry-run targets` on `config`, with the checkout's Snakefile (no copy)."""
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory",
+                             str(tmp_path), "--configfile", str(tmp_path / "tiny.yaml"), "--dry-run", *targets],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert job_counts(result.stdout + result.stderr) == {
-        # tiny.yaml is written with sorted keys, so E2 (init) comes first and owns E1's width=8,seed=0
-        # (lplr.config.run_sources): E1's width=8 job trains seed 1 only, under a second rule
-        "prepare_data": 1, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
-        "probe_init": 1, "fit_experiment": 1, "figure_width_ablation": 1, "total": 9}
+    return job_counts(result.stdout + result.stderr)
 
 
-def test_a_single_run_explorer_builds_only_what_it_needs(tmp_path, default_config):
-    workdir = copy_repo(tmp_path, tiny_config(default_config))
-    result = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=16+seed=1.html")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert job_counts(result.stdout + result.stderr) == {  # the E1 runs its fit needs (as for width_ablation)
-        "prepare_data": 1, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
-        "probe_init": 1, "fit_experiment": 1, "notebook_run": 1, "total": 9}
-    unknown = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=99+seed=0.html")
-    assert unknown.returncode != 0
-    assert ("experiment 'width' has no run 'width=99+seed=0' in this config; its runs: width=8+seed=0"
-            in unknown.stdout + unknown.stderr)
+# One dry run per DAG shape shows that the rules follow the plan (lplr.plan; its own tests cover the cases).
+def test_the_batched_dag_trains_each_condition_once_with_a_rule_per_seed_group(tmp_path, default_config):
+    """A figure pulls only its experiment's jobs; E3 with seeds [0, 2] has a condition whose seed 0 is E1's
+    width=8 run, so its two conditions get rules with different outputs (train_step, train_step_1)."""
+    config = tiny_config(default_config)
+    config["experiments"]["step"]["seeds"] = [0, 2]
+    counts = dry_run_counts(tmp_path, config, "results/figures/width_ablation.pdf", "results/tables/step_summary.csv")
+    assert counts == {"prepare_data": 1, "train_width": 2, "probe_width": 2, "train_step": 1, "train_step_1": 1,
+                      "probe_step": 1, "probe_step_1": 1, "fit_experiment": 2, "figure_width_ablation": 1, "total": 12}
+
+
+def test_the_per_seed_dag_has_a_job_per_run_and_per_run_data(tmp_path, default_config):
+    config = tiny_config(default_config)
+    config["training"]["seed_batching"] = "per_seed"
+    config["data"]["seed"] = "per_run"
+    counts = dry_run_counts(tmp_path, config, "results/figures/width_ablation.pdf")
+    assert counts == {"prepare_data": 2, "train": 4, "probe_ntk": 4, "fit_experiment": 1, "figure_width_ablation": 1,
+                      "total": 12}
 
 
 def test_a_failing_notebook_cell_fails_its_rule_naming_notebook_and_cell(tiny_run, tmp_path):
@@ -250,40 +233,6 @@ def test_a_failing_notebook_cell_fails_its_rule_naming_notebook_and_cell(tiny_ru
     assert 'raise RuntimeError("deliberately broken cell")' in log  # the cell itself
     assert not (workdir / target).exists()
     assert (workdir / f"results/notebooks/runs/step/{EXPLORED}.failed.ipynb").is_file()
-
-
-@pytest.mark.parametrize("batching, data_seed, expected", [
-    ("per_seed", 0, {"prepare_data": 1, "train": 4, "probe_ntk": 4}),
-    ("batched", "per_run", {"prepare_data": 2, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1,
-                            "probe_width_1": 1, "probe_init": 1}),
-    ("per_seed", "per_run", {"prepare_data": 2, "train": 4, "probe_ntk": 4}),
-])
-def test_seed_jobs_and_per_run_data_in_the_dag(tmp_path, default_config, batching, data_seed, expected):
-    """per_seed: a job per run; data.seed per_run: one prepared set per seed (2 seeds in the tiny E1)."""
-    config = tiny_config(default_config)
-    config["training"]["seed_batching"] = batching
-    config["data"]["seed"] = data_seed
-    workdir = copy_repo(tmp_path, config)
-    result = snakemake(workdir, "--dry-run", "results/figures/width_ablation.pdf")
-    assert result.returncode == 0, result.stderr[-2000:]
-    counts = job_counts(result.stdout + result.stderr)
-    assert counts == {**expected, "fit_experiment": 1, "figure_width_ablation": 1, "total": sum(expected.values()) + 2}
-
-
-def test_a_condition_partly_shared_with_an_earlier_experiment_gets_its_own_batched_rule(tmp_path, default_config):
-    """E3's first condition (width 8, eta 0.01, 150 steps) is E2's He run at eta 0.01 for E2's seed 0 (tiny.yaml is
-    written with sorted keys, so `init` comes before `step` and `width`): with E3 seeds [0, 2] only seed 2 is
-    trained by E3 in that condition, both seeds in the other, so the two conditions need rules with different
-    outputs."""
-    config = tiny_config(default_config)
-    config["experiments"]["step"]["seeds"] = [0, 2]
-    workdir = copy_repo(tmp_path, config)
-    result = snakemake(workdir, "--dry-run", "results/tables/step_summary.csv")
-    assert result.returncode == 0, result.stderr[-2000:]
-    counts = job_counts(result.stdout + result.stderr)
-    assert (counts["train_step"], counts["train_step_1"], counts["train_init"]) == (1, 1, 1)
-    assert "results/train/step/lr=0.01+steps=150+seed=2/metrics.csv" in result.stdout
-    assert "results/train/step/lr=0.01+steps=150+seed=0/metrics.csv" not in result.stdout
 
 
 def job_counts(output: str) -> dict:

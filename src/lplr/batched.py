@@ -1,11 +1,10 @@
-"""All seeds of one condition trained in one process: parameters stacked over seeds, one vmapped
-forward and backward per step (torch.func), each seed with its own files.
+"""The batched stepper ("batched"): all seeds of one condition in one process, parameters stacked over
+seeds, one batched forward and backward per step.
 
-A job is the runs of one condition (settings equal but for the seed). Seed s of the job has exactly
-lplr.train's dynamics and diagnostics (see its docstring): its own theta_0 (torch.manual_seed(s), CPU),
-its own eta (calibrated on its own Theta_0), its own SGD batch stream, its own full-batch L, G,
-drift and tracked sharpness (on its own copy of the model, so its bits are lplr.train's), its own checkpoints, metrics.csv and manifest.json in its own run folder. The S seeds' parameters
-live as rows of one [S, P] tensor; a step is
+Seed s of the job has exactly the per-seed stepper's dynamics and diagnostics (lplr.per_seed): its own
+theta_0 (torch.manual_seed(s), CPU), its own eta (calibrated on its own Theta_0), its own SGD batch
+stream, its own full-batch L, G, drift and tracked sharpness (on its own copy of the model, so its bits
+are the per-seed stepper's). The S seeds' parameters live as rows of one [S, P] tensor; a step is
     (L_s, g_s)_s = vmap(grad_and_value(L))(theta, x, y)        one batched forward and backward
     v_s = momentum v_s + g_s,   theta_s -= eta_s v_s           one kernel over [S, P] each
 The batched forward and backward has two implementations behind `method` (STEP_METHODS), tested against
@@ -15,45 +14,24 @@ Nothing mixes seeds: every kernel works row by row, so on the CPU a seed's bits 
 seeds share its job (tests/test_batched.py checks it), given two precautions taken here: every row and
 parameter segment of the stack starts on a 64-byte boundary (MKL sums small products in another order
 into unaligned outputs), and, since torch's batched matrix products take another path for a batch of ONE,
-a one-seed job carries a masked copy of its seed as a second row (twice the arithmetic; the per-seed mode,
-lplr.train, is the cheaper choice for one seed). Against lplr.train's per-seed engine the bits
-differ in the last places (batched matrix products sum in another order; the test states how far).
+a one-seed job carries a masked copy of its seed as a second row (twice the arithmetic; the per-seed
+stepper is the cheaper choice for one seed). Against the per-seed stepper the bits differ in the last
+places (batched matrix products sum in another order; the test states how far).
 
-Divergence: a seed whose loss (full or batch) turns non-finite is marked diverged at that step (found
-at the end of the metrics block, as in lplr.train) and masked: its parameters go back to theta_0 and
-its eta to 0, so it stays finite and costs the same; the others go on.
-step_time is the job's wall time per step, the same for every seed of the job.
-Resume: one resume file for the job (all seeds at one step), written every `resume_every` steps.
-Adding a seed to a condition changes the job, so the whole condition is retrained.
+A stopped (diverged) seed is masked: its parameters go back to theta_0 and its eta to 0, so it stays
+finite and costs the same; the others go on.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch.func import functional_call, grad_and_value, vmap
-from tqdm import tqdm
 
 from lplr import models, ntk
-from lplr.data import load_prepared
-from lplr.io import git_commit, package_versions, read_json, settings_hash, torch_save, write_json
-from lplr.models import build_model
-from lplr.train import (DTYPES, BatchStream, aligned_offsets, LossLevelCheckpoints, _block_rows, _host_copy, _remove_partial_writes, finish_outputs,
-                        batch_seed, checkpoint_steps, configure_torch, learning_rate, optimizer_settings,
-                        resolve_device, sharpness_steps, tracked)
-
-SEED_KEYS = ("seed",)
-
-
-def condition_of(settings: dict) -> dict:
-    """A run's settings without its seed: runs with equal conditions can share a job."""
-    return {k: v for k, v in settings.items() if k not in SEED_KEYS}
+from lplr.per_seed import aligned_offsets, test_metrics
+from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
 
 class StackedParameters:
@@ -88,7 +66,7 @@ class StackedParameters:
 
     def state_dict(self, seed_index: int) -> dict[str, torch.Tensor]:
         """One seed's parameters as its model's state_dict (host copies), as lplr.train saves them."""
-        return {name: _host_copy(view[seed_index]) for name, view in self.views.items()}
+        return {name: host_copy(view[seed_index]) for name, view in self.views.items()}
 
     @torch.no_grad()
     def diagnostics(self, g: torch.Tensor) -> torch.Tensor:
@@ -194,195 +172,6 @@ def _loss(model: torch.nn.Module):
     return loss
 
 
-def _same_condition(runs: dict[str, dict]) -> dict:
-    conditions = {settings_hash(condition_of(s)) for s in runs.values()}
-    if len(conditions) != 1:
-        raise ValueError(f"a batched job trains the seeds of ONE condition; runs {sorted(runs)} differ in more than "
-                         "their seed")
-    seeds = [s["seed"] for s in runs.values()]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"runs {sorted(runs)} repeat a seed")
-    return condition_of(next(iter(runs.values())))
-
-
-def train_batch(runs: dict[str, dict], data_files: dict[str, str | Path], out_dirs: dict[str, str | Path],
-                resume_file: str | Path, device: str = "auto", threads: int | None = None,
-                method: str = "auto") -> dict[str, dict]:
-    """Train the runs {run id: settings} of one condition together; run r goes to out_dirs[r]
-    (metrics.csv, manifest.json, checkpoints/) on its data set data_files[r]. Returns {run id: manifest}.
-    Resumes from `resume_file` when it holds this job's state. method: the batched step, "mlp" (the
-    package's MLPs, written out with batched matrix products) or "vmap" (any model, torch.func); "auto"
-    picks "mlp" where it applies. Each is deterministic; they agree to float rounding."""
-    run_ids = list(runs)
-    condition = _same_condition(runs)
-    seeds = [runs[r]["seed"] for r in run_ids]
-    out_dirs = {r: Path(out_dirs[r]) for r in run_ids}
-    for folder in out_dirs.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    resume_file = Path(resume_file)
-    device = resolve_device(device)
-    configure_torch(device, threads)
-    dtype = DTYPES[condition["precision"]]
-
-    # data: [S, n, ...], one set per seed stacked, or a shared one expanded (a view, no copy). One code
-    # path for both: vmap over x as well, so a seed's bits do not depend on whether its data is shared.
-    files = [str(data_files[r]) for r in run_ids]
-    sets = {f: load_prepared(f, device=device, dtype=dtype) for f in dict.fromkeys(files)}
-    first = sets[files[0]]
-    sample_shape = tuple(first["x_train"].shape[1:])
-    n, steps, count = len(first["x_train"]), condition["steps"], len(run_ids)
-    opt = optimizer_settings(condition, n)
-    data_shas = [read_json(Path(f).with_name("manifest.json"))["sha256"] for f in files]
-
-    models, lrs, lambda_max0 = [], [], []
-    for r, seed in zip(run_ids, seeds):  # each seed's theta_0 and eta exactly as lplr.train makes them
-        torch.manual_seed(seed)
-        model = build_model(runs[r], sample_shape).to(dtype).to(device)
-        lr, top = learning_rate(runs[r], model, sets[str(data_files[r])]["x_train"])
-        models.append(model)
-        lrs.append(lr)
-        lambda_max0.append(top)
-    # rows of the stack: the seeds, and for a one-seed job a copy of it (see the module docstring)
-    rows_of = seeds + seeds if count == 1 else seeds
-    stack = StackedParameters(models * len(rows_of) if count == 1 else models)
-    row_files = files * len(rows_of) if count == 1 else files
-    if any(len(d["x_train"]) != n or d["x_train"].shape[1:] != first["x_train"].shape[1:] for d in sets.values()):
-        raise ValueError(f"the data sets of runs {run_ids} differ in size or shape; a batched job needs equal shapes")
-    x, y, x_test, y_test = (torch.stack([sets[f][k] for f in row_files]) if len(sets) > 1
-                            else first[k].expand(len(rows_of), *first[k].shape)
-                            for k in ("x_train", "y_train", "x_test", "y_test"))
-    template = models[0]
-    theta0_views = stack.split(stack.theta0)  # ||theta_0|| per tensor, then summed: lplr.train's order
-    theta0_norms = [math.sqrt(sum(float(v[j].pow(2).sum()) for v in theta0_views.values())) for j in range(count)]
-    neg_lr = torch.tensor([-lrs[0 if count == 1 else j] for j in range(len(rows_of))], dtype=dtype, device=device)[:, None]
-    velocity = torch.zeros_like(stack.flat) if opt["momentum"] else None
-    streams = [BatchStream(n, opt["batch_size"], batch_seed(seed)) for seed in rows_of] if opt["sgd"] else None
-    if method == "auto":
-        method = "mlp" if ntk._is_structured_mlp(template) else "vmap"
-    if method not in STEP_METHODS:
-        raise ValueError(f"unknown step method {method!r}; use 'auto', 'mlp' or 'vmap'")
-    loss_and_grad, forward = STEP_METHODS[method](template, stack)
-    ckpt_steps = set(checkpoint_steps(steps, condition["checkpoints"]))
-    sharp_every, sharp_iterations = sharpness_steps(condition)
-    top_vectors = [None] * count  # each seed's power-iteration warm start
-    loss_levels = LossLevelCheckpoints(condition.get("loss_checkpoints", []), stack.flat)  # row by row, per seed
-
-    def evaluated(t: int) -> bool:
-        return not opt["sgd"] or t % opt["eval_every"] == 0 or t == steps or t in ckpt_steps
-
-    key = settings_hash({"runs": runs, "data": data_shas, "mode": "batched", "method": method,
-                         "layout": stack.offsets})
-    stagings = [out_dirs[r] / "checkpoints.partial" for r in run_ids]
-    state = _load_resume(resume_file, key)
-    if state is None:
-        start, rows, test_rows, diverged = 0, [[] for _ in run_ids], [{} for _ in run_ids], [None] * count
-        for staging in stagings:
-            shutil.rmtree(staging, ignore_errors=True)
-    else:
-        with torch.no_grad():
-            stack.flat.copy_(state["params"])
-            if velocity is not None:
-                velocity.copy_(state["velocity"])
-        for stream, saved in zip(streams or [], state["batches"] or []):
-            stream.load_state_dict(saved)
-        start, test_rows, diverged = state["step"], state["test_rows"], state["diverged"]
-        top_vectors = [None if v is None else v.to(device) for v in state.get("top_vectors") or top_vectors]
-        if state.get("loss_levels") is not None:
-            loss_levels.load_state_dict(state["loss_levels"])
-        rows = [[saved] for saved in state["rows"]]
-        for i, step in enumerate(diverged):
-            if step is not None:
-                _mask(i, stack, neg_lr, velocity)
-        print(f"resuming from step {start}", file=sys.stderr)
-    for folder, staging in zip(out_dirs.values(), stagings):
-        _remove_partial_writes(folder)
-        staging.mkdir(exist_ok=True)
-        _remove_partial_writes(staging)
-
-    seed_index = torch.arange(len(rows_of), device=device)[:, None]
-    block = condition["metrics_block"]
-    buffer = torch.empty(block, len(rows_of), 5, dtype=dtype, device=device)  # per seed: L, G, drift^2, batch loss, sharpness
-    last_resume, t, started = start, start, time.perf_counter()
-    bar = tqdm(total=steps + 1, initial=start, desc=f"train {count} seeds", file=sys.stderr, mininterval=5)
-    while t <= steps:
-        block_start = time.perf_counter()
-        end = min(t + block, steps + 1)  # this block visits theta_t .. theta_{end-1}
-        if streams is not None:  # [S, steps of the block, batch_size], one host-to-device copy
-            batch_index = torch.stack([s.take(min(end, steps) - t) for s in streams]).to(device)
-        buffer.fill_(math.nan)
-        for i, s in enumerate(range(t, end)):
-            if evaluated(s):
-                loss, g = loss_and_grad(x, y)
-                norms = stack.diagnostics(g)
-                with torch.no_grad():
-                    buffer[i, :, 0] = loss
-                    buffer[i, :, 1:3] = norms
-                    if streams is None:
-                        buffer[i, :, 3] = loss
-                loss_levels.observe(s, loss, stack.flat)
-                if tracked(s, steps, sharp_every):
-                    for j in range(count):
-                        if diverged[j] is None:
-                            with torch.no_grad():  # a copy into seed j's own model (own aligned storage)
-                                torch._foreach_copy_(list(models[j].parameters()),
-                                                     [view[j] for view in stack.views.values()])
-                            top, top_vectors[j] = ntk.top_eigenpair(models[j], x[j], top_vectors[j], sharp_iterations)
-                            buffer[i, j, 4] = top * (lrs[j] / n)
-            if s in ckpt_steps:  # rare (log-spaced): host syncs here are fine
-                with torch.no_grad():
-                    out = forward(x_test)
-                for j, staging in enumerate(stagings):
-                    if diverged[j] is None:
-                        test_rows[j][s] = _test_row(out[j], y_test[j])
-                        torch_save(stack.state_dict(j), staging / f"step_{s:07d}.pt")
-            if s < steps:
-                if streams is not None:
-                    idx = batch_index[:, i]
-                    loss, g = loss_and_grad(x[seed_index, idx], y[seed_index, idx])
-                    buffer[i, :, 3] = loss.detach()
-                _update(stack.flat, g, velocity, neg_lr, opt["momentum"])
-
-        values = buffer[: end - t].cpu().numpy().astype(np.float64)  # the one host synchronisation per block
-        elapsed = time.perf_counter() - block_start
-        block_steps = np.arange(t, end)
-        keep = np.array([evaluated(s) for s in block_steps])
-        for j in range(count):  # a one-seed job's copy row is never read
-            if diverged[j] is not None:
-                continue
-            seed_keep = keep.copy()
-            bad = (keep & ~np.isfinite(values[:, j, :2]).all(axis=1)) | ((block_steps < steps) & ~np.isfinite(values[:, j, 3]))
-            if bad.any():
-                diverged[j] = int(block_steps[np.argmax(bad)])
-                seed_keep &= block_steps <= diverged[j]
-                _mask(j, stack, neg_lr, velocity)
-            rows[j].append(_block_rows(values[seed_keep, j], block_steps[seed_keep], elapsed / (end - t),
-                                       theta0_norms[j], opt["batch_size"] / n))
-        bar.update(end - t)
-        t = end
-        if all(step is not None for step in diverged):
-            break
-        if t - last_resume >= condition["resume_every"] and t <= steps:
-            _save_resume(resume_file, key, t, stack.flat, velocity, streams, rows, test_rows, diverged, top_vectors,
-                         loss_levels)
-            last_resume = t
-    bar.close()
-
-    manifests, wall_time = {}, time.perf_counter() - started
-    for j, r in enumerate(run_ids):
-        level_steps = loss_levels.caught(j)
-        for level, step in level_steps.items():  # seed j's parameters where its loss first reached level * L_0
-            if step not in ckpt_steps and (diverged[j] is None or step < diverged[j]):
-                snapshot = stack.split(loss_levels.params[loss_levels.levels.index(level)])
-                torch_save({name: _host_copy(view[j]) for name, view in snapshot.items()}, stagings[j] / f"step_{step:07d}.pt")
-        manifests[r] = _finish_run(out_dirs[r], stagings[j], runs[r], rows[j], test_rows[j], diverged[j], ckpt_steps,
-                                   dict(device=str(device), n=n, param_count=stack.param_count, opt=opt,
-                                        lr=lrs[j], lambda_max0=lambda_max0[j], theta0_norm=theta0_norms[j],
-                                        resumed=start if state is not None else None, data_sha=data_shas[j],
-                                        wall_time=wall_time, seeds=seeds, level_steps=level_steps))
-    resume_file.unlink(missing_ok=True)
-    return manifests
-
-
 @torch.no_grad()
 def _update(flat: torch.Tensor, g: torch.Tensor, velocity: torch.Tensor | None, neg_lr: torch.Tensor,
             momentum: float) -> None:
@@ -402,62 +191,116 @@ def _mask(j: int, stack: StackedParameters, neg_lr: torch.Tensor, velocity: torc
         velocity[j] = 0.0
 
 
-def _test_row(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    return float(0.5 * (out - y).pow(2).mean()), float((torch.sign(out) == y).double().mean())
+class StackedStepper:
+    """S >= 1 seeds of one condition as rows of one [S, P] stack (a one-seed job: two rows, see above)."""
+
+    mode = "batched"
+
+    def __init__(self, runs: list[dict], data: list[dict], opt: dict, method: str = "auto"):
+        first = data[0]["x_train"]
+        dtype, device, n = first.dtype, first.device, len(first)
+        self.opt, self.count = opt, len(runs)
+        self.models, self.lrs, self.lambda_max0 = [], [], []
+        for settings, d in zip(runs, data):  # each seed's theta_0 and eta exactly as the per-seed stepper makes them
+            torch.manual_seed(settings["seed"])
+            model = models.build_model(settings, tuple(first.shape[1:])).to(dtype).to(device)
+            lr, top = learning_rate(settings, model, d["x_train"])
+            self.models.append(model)
+            self.lrs.append(lr)
+            self.lambda_max0.append(top)
+        row_runs, row_data = (runs * 2, data * 2) if self.count == 1 else (runs, data)
+        self.rows = len(row_runs)
+        self.stack = StackedParameters(self.models * self.rows if self.count == 1 else self.models)
+        self.param_count = self.stack.param_count
+        self.x, self.y, self.x_test, self.y_test = (_stacked([d[k] for d in row_data])
+                                                    for k in ("x_train", "y_train", "x_test", "y_test"))
+        theta0_views = self.stack.split(self.stack.theta0)  # ||theta_0|| per tensor, then summed: the per-seed order
+        self.theta0_norms = [math.sqrt(sum(float(v[j].pow(2).sum()) for v in theta0_views.values()))
+                             for j in range(self.count)]
+        self.neg_lr = torch.tensor([-self.lrs[0 if self.count == 1 else j] for j in range(self.rows)],
+                                   dtype=dtype, device=device)[:, None]
+        self.velocity = torch.zeros_like(self.stack.flat) if opt["momentum"] else None
+        self.streams = ([BatchStream(n, opt["batch_size"], batch_seed(s["seed"])) for s in row_runs]
+                        if opt["sgd"] else None)
+        if method == "auto":
+            method = "mlp" if ntk.is_structured_mlp(self.models[0]) else "vmap"
+        if method not in STEP_METHODS:
+            raise ValueError(f"unknown step method {method!r}; use 'auto', 'mlp' or 'vmap'")
+        self.loss_and_grad, self.forward = STEP_METHODS[method](self.models[0], self.stack)
+        self.levels = LossLevelCheckpoints(runs[0].get("loss_checkpoints", []), self.stack.flat)  # row by row
+        self.seed_index = torch.arange(self.rows, device=device)[:, None]
+        self.active = [True] * self.count
+        self.dtype, self.device = first.dtype, first.device
+        self.layout = {"method": method, "layout": self.stack.offsets}
+        self.g = None
+
+    def evaluate(self, row: torch.Tensor, step: int) -> None:
+        """Full-batch [L, G, drift^2] (and gd's batch loss) of every row into row[j]."""
+        loss, self.g = self.loss_and_grad(self.x, self.y)
+        norms = self.stack.diagnostics(self.g)
+        with torch.no_grad():
+            row[:, 0] = loss
+            row[:, 1:3] = norms
+            if self.streams is None:
+                row[:, 3] = loss
+        self.levels.observe(step, loss, self.stack.flat)
+
+    def top_eigenpair(self, j: int, vector, iterations: int):
+        """Warm-started power iteration on seed j's NTK, on a copy into its own model (own aligned storage)."""
+        with torch.no_grad():
+            torch._foreach_copy_(list(self.models[j].parameters()), [view[j] for view in self.stack.views.values()])
+        return ntk.top_eigenpair(self.models[j], self.x[j], vector, iterations)
+
+    @torch.no_grad()
+    def test_rows(self) -> dict[int, tuple[float, float]]:
+        out = self.forward(self.x_test)
+        return {j: test_metrics(out[j], self.y_test[j]) for j in range(self.count) if self.active[j]}
+
+    def checkpoint(self, j: int) -> dict[str, torch.Tensor]:
+        return self.stack.state_dict(j)
+
+    def take_batches(self, count: int):
+        """[S, count, batch_size]: the next `count` batches of every row, one host-to-device copy."""
+        if self.streams is None:
+            return None
+        return torch.stack([s.take(count) for s in self.streams]).to(self.x.device)
+
+    def step(self, row: torch.Tensor, batches, i: int) -> None:
+        if self.streams is not None:
+            idx = batches[:, i]
+            loss, self.g = self.loss_and_grad(self.x[self.seed_index, idx], self.y[self.seed_index, idx])
+            row[:, 3] = loss.detach()
+        _update(self.stack.flat, self.g, self.velocity, self.neg_lr, self.opt["momentum"])
+
+    def stop(self, j: int) -> None:
+        self.active[j] = False
+        _mask(j, self.stack, self.neg_lr, self.velocity)
+
+    def level_steps(self, j: int) -> dict[float, int]:
+        return self.levels.caught(j)
+
+    def level_checkpoint(self, j: int, level: float) -> dict[str, torch.Tensor]:
+        snapshot = self.stack.split(self.levels.params[self.levels.levels.index(level)])
+        return {name: host_copy(view[j]) for name, view in snapshot.items()}
+
+    def state_dict(self) -> dict:
+        return {"params": host_copy(self.stack.flat), "loss_levels": self.levels.state_dict(),
+                "velocity": None if self.velocity is None else host_copy(self.velocity),
+                "batches": None if self.streams is None else [s.state_dict() for s in self.streams]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        self.stack.flat.copy_(state["params"])
+        if self.velocity is not None:
+            self.velocity.copy_(state["velocity"])
+        for stream, saved in zip(self.streams or [], state["batches"] or []):
+            stream.load_state_dict(saved)
+        self.levels.load_state_dict(state["loss_levels"])
 
 
-def _finish_run(out_dir: Path, staging: Path, settings: dict, rows: list, test_rows: dict, diverged_step,
-                ckpt_steps: set, info: dict) -> dict:
-    """Write one seed's metrics.csv, checkpoints/ and manifest.json (the keys of lplr.train's manifest)."""
-    steps, opt, n = settings["steps"], info["opt"], info["n"]
-    level_steps = info["level_steps"]
-    saved_steps = finish_outputs(out_dir, staging, steps, ckpt_steps | set(level_steps.values()), diverged_step, rows,
-                                 test_rows)
-    manifest = {
-        "status": "completed" if diverged_step is None else "diverged",
-        "diverged_step": diverged_step,
-        "settings": settings,
-        "device": info["device"],
-        "dtype": settings["precision"],
-        "n_train": n,
-        "param_count": info["param_count"],
-        "optimizer": settings.get("optimizer", "gd"),
-        "batch_size": opt["batch_size"],
-        "momentum": opt["momentum"],
-        "eval_every": opt["eval_every"],
-        "lr": info["lr"],
-        "lambda_max_0": info["lambda_max0"],
-        "sharpness_0": info["lr"] * info["lambda_max0"] / n,
-        "theta0_norm": info["theta0_norm"],
-        "checkpoint_steps": saved_steps,
-        "loss_level_steps": {format(level, "g"): step for level, step in level_steps.items() if step in saved_steps},
-        "resumed_from_step": info["resumed"],
-        "data_sha256": info["data_sha"],
-        "wall_time_s": info["wall_time"],  # the job's (all its seeds), this session's after a resume
-        "mode": "batched",
-        "job_seeds": info["seeds"],
-        "versions": package_versions(),
-        "git_commit": git_commit(Path(__file__).parent),
-    }
-    write_json(out_dir / "manifest.json", manifest)
-    (out_dir / "resume.pt").unlink(missing_ok=True)  # a per-seed run's leftover, if the mode was switched
-    return manifest
-
-
-def _save_resume(path: Path, key: str, step: int, flat, velocity, streams, rows, test_rows, diverged,
-                 top_vectors, loss_levels) -> None:
-    torch_save({"key": key, "step": step, "params": _host_copy(flat), "loss_levels": loss_levels.state_dict(),
-                "top_vectors": [None if v is None else _host_copy(v) for v in top_vectors],
-                "velocity": None if velocity is None else _host_copy(velocity),
-                "batches": None if streams is None else [s.state_dict() for s in streams],
-                "rows": [np.concatenate(r) for r in rows], "test_rows": test_rows, "diverged": diverged}, path)
-
-
-def _load_resume(path: Path, key: str) -> dict | None:
-    if not path.exists():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("key") != key:
-        print(f"{path}: the job's settings, seeds or data changed since it was written; starting again", file=sys.stderr)
-        return None
-    return state
+def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """[S, n, ...]: one set per seed stacked, or a shared one expanded (a view, no copy). One code path for
+    both (vmap over x as well), so a seed's bits do not depend on whether its data is shared."""
+    if all(t is tensors[0] for t in tensors):
+        return tensors[0].expand(len(tensors), *tensors[0].shape)
+    return torch.stack(tensors)

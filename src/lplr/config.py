@@ -8,10 +8,8 @@ defaults <- experiment `training` overrides <- condition values <- seed. Run ids
 gets its run id through `snakemake --target-jobs rule:experiment=...,run=...`, which Snakemake 9
 splits at every comma (quoted or not), so a comma in a wildcard value breaks every remote executor.
 
-Training and probing run in jobs (`seed_jobs`): with `training.seed_batching: batched` (the default) one
-job per condition trains all its seeds together (lplr.batched), its id the condition's part of the run
-id ("width=64"; "" when the experiment has one condition); with `per_seed` one job per run (lplr.train),
-its id the run id. `data.seed: per_run` prepares each run's training subset with the run's own seed.
+Shared runs, jobs and targets are the run plan's (lplr.plan). `data.seed: per_run` prepares each run's
+training subset with the run's own seed.
 """
 
 from __future__ import annotations
@@ -24,15 +22,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lplr.errors import ConfigError
 from lplr.formatting import RUN_ID_SEPARATOR, format_value
 from lplr.io import settings_hash
 
 
 FULL_BATCH = "full"  # batch_size: full = n_train of the experiment's data
-
-
-class ConfigError(ValueError):
-    """A config value is wrong; the message names the key and says what to do."""
 
 
 def load_schema(path: str | Path) -> dict:
@@ -91,7 +86,7 @@ def _with_defaults(validator_cls):
 
 def _check_semantics(config: dict) -> None:
     """Checks a JSON schema cannot express."""
-    from lplr.data import check_data_settings
+    from lplr.data import check_data_settings  # here, not at the top: lplr.data imports torch (~2 s)
 
     check_data_settings(config["data"], "data")
     for name, block in config["experiments"].items():
@@ -195,40 +190,3 @@ def experiment_runs(config: dict, experiment: str) -> dict[str, dict[str, Any]]:
         for seed in block["seeds"]:
             runs[run_id(point, seed)] = {**base, **point, "seed": seed, "precision": config["precision"]}
     return runs
-
-
-def run_sources(config: dict) -> dict[str, dict[str, tuple[str, str]]]:
-    """{experiment: {run id: (experiment, run id) that trains it}} over the enabled experiments.
-
-    A run whose settings and prepared data equal a run of an earlier experiment (config order) is that
-    run, shared by reference: it is trained and probed once, under the first experiment that names it,
-    and counted once (e.g. E3 at lr 0.5 is E1 at its width; E5 at E4's batch size is E4).
-    """
-    owners: dict[str, tuple[str, str]] = {}
-    sources = {}
-    for name in enabled_experiments(config):
-        sources[name] = {}
-        for run, settings in experiment_runs(config, name).items():
-            data = data_key(run_data_settings(config, name, settings["seed"]))
-            sources[name][run] = owners.setdefault(settings_hash({**settings, "data": data}), (name, run))
-    return sources
-
-
-def seed_batching(config: dict, experiment: str) -> str:
-    """'batched' (one job per condition) or 'per_seed' (one job per run) for an experiment."""
-    block = config["experiments"][experiment]
-    return {**config["training"], **block.get("training", {})}.get("seed_batching", "batched")
-
-
-def seed_jobs(config: dict, experiment: str) -> dict[str, list[str]]:
-    """{job id: its run ids} over the runs the experiment trains itself (run_sources): one job per
-    condition (batched) or per run (per_seed), in a stable order. A condition whose runs are all shared
-    with an earlier experiment has no job."""
-    sources = run_sources(config)[experiment]
-    owned = [run for run, source in sources.items() if source == (experiment, run)]
-    if seed_batching(config, experiment) == "per_seed":
-        return {run: [run] for run in owned}
-    jobs = {condition_id(point): [run_id(point, seed) for seed in config["experiments"][experiment]["seeds"]]
-            for point in conditions(config, experiment)}
-    jobs = {job: [run for run in runs if run in owned] for job, runs in jobs.items()}
-    return {job: runs for job, runs in jobs.items() if runs}

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from lplr.errors import ConfigError
 from lplr.io import atomic_path, package_versions, sha256_file, write_json
 
 
@@ -126,7 +127,6 @@ CLASS_COUNTS: dict[str, dict[str, tuple[int, ...]]] = {
 
 def class_index(dataset: str, label: int | str, key: str) -> int:
     """Resolve a configured class (index or name) to its index, or raise naming the config key."""
-    from lplr.config import ConfigError
 
     names = DATASETS[dataset].classes
     if isinstance(label, int) and 0 <= label < len(names):
@@ -138,7 +138,6 @@ def class_index(dataset: str, label: int | str, key: str) -> int:
 
 
 def check_data_settings(settings: dict, key: str) -> None:
-    from lplr.config import ConfigError
 
     if settings["dataset"] not in DATASETS:
         raise ConfigError(f"config key '{key}.dataset': unknown dataset {settings['dataset']!r}; use one of {sorted(DATASETS)}.")
@@ -150,7 +149,6 @@ def check_data_settings(settings: dict, key: str) -> None:
 
 def check_sizes(settings: dict, indices: list[int], key: str) -> None:
     """n_train / n_test against the examples of the two classes, split as balanced_split splits them."""
-    from lplr.config import ConfigError
 
     counts = CLASS_COUNTS[settings["dataset"]]
     n_train, n_test = settings["n_train"], settings["n_test"]

@@ -1,4 +1,4 @@
-"""Which device a job computes on: one GPU per job, also when several jobs share a multi-GPU machine.
+"""Which device a job computes on, and its numerics (configure_torch): one GPU per job, also when several jobs share a multi-GPU machine.
 
 Snakemake gives local jobs no GPU ids: with `--resources gpu=4` it starts four training jobs at once,
 and each would open `cuda` = GPU 0. So a job claims a GPU slot itself:
@@ -104,6 +104,17 @@ def resolve_device(name: str) -> torch.device:
         print(f"device: cuda:{index} of {torch.cuda.device_count()} visible GPUs", file=sys.stderr)
         return torch.device("cuda", index)
     return torch.device(name)
+
+
+def configure_torch(device: torch.device, threads: int | None) -> None:
+    """Reproducible numerics for every job that computes (training, probes): TF32 off (it silently rounds
+    float32 matmuls to 10 mantissa bits), deterministic cuDNN, and the job's thread count."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True  # the CNN's conv backward, else run-to-run noise on GPUs
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def _safe(name: str) -> str:

@@ -48,10 +48,10 @@ def empirical_ntk(model: nn.Module, x: torch.Tensor, method: str = "auto", dtype
     spend on Jacobian rows (the kernel itself, n^2 entries, comes on top).
     """
     if method == "auto":
-        method = "mlp" if _is_structured_mlp(model) else "jacobian"
+        method = "mlp" if is_structured_mlp(model) else "jacobian"
     x = x.to(dtype)
     if method == "mlp":
-        if not _is_structured_mlp(model):
+        if not is_structured_mlp(model):
             raise ValueError(f"method 'mlp' needs an lplr.models.MLP or NTKMLP, got {type(model).__name__}; "
                              "use method 'jacobian' for other modules")
         return _ntk_mlp(model, x)
@@ -62,7 +62,7 @@ def empirical_ntk(model: nn.Module, x: torch.Tensor, method: str = "auto", dtype
     raise ValueError(f"unknown NTK method {method!r}; use 'auto', 'mlp', 'jacobian' or 'loop'")
 
 
-def _is_structured_mlp(model: nn.Module) -> bool:
+def is_structured_mlp(model: nn.Module) -> bool:
     """True for the package's MLPs with their own forward (a subclass overriding forward is not trusted)."""
     kinds = tuple(getattr(models, name) for name in ("MLP", "NTKMLP") if hasattr(models, name))
     return isinstance(model, kinds) and any(type(model).forward is kind.forward for kind in kinds)
@@ -195,7 +195,7 @@ def top_eigenpair(model: nn.Module, x: torch.Tensor, v0: torch.Tensor | None = N
     (lambda_2 / lambda_1)^(2 iterations).
     """
     n = len(x)
-    if _is_structured_mlp(model):
+    if is_structured_mlp(model):
         theta = _ntk_mlp(model, x)
         matvec = lambda v: theta @ v  # noqa: E731
     else:

@@ -6,7 +6,8 @@ so every interval is across seeds, at the configured confidence, and says how ma
 there, not in the estimate). By default seeds vary the initialisation only, so an interval is
 conditional on one training subset; `data.seed: per_run` makes the seed draw the subset too.
 
-Scales (SCALES below; a statistic not listed there is not summarised):
+Scales (SCALES and PREFIX_SCALES below: the one registry of the statistics the analysis stage writes, read by
+the summaries, the claims and the tests; a runs.csv column in neither, nor in NOT_SUMMARISED, is an error):
     log     positive quantities (rates, losses, mu, drift, sharpness, ratios): the geometric mean and
             the t-interval of the logs, mapped back, so a bound is never negative and a factor-of-ten
             spread reads as one. Non-positive values cannot be logged: they are left out of n.
@@ -48,17 +49,33 @@ SCALES = {
     "sharpness_tracked_max": "log", "sharpness_tracked_final": "log", "sharpness_first_above_1": "order",
     "early_transient": "log",
 }
+ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01
 PREFIX_SCALES = {"step_to_loss_": "order", "rel_drift_at_loss_": "log", "kernel_change_at_loss_": "log",
                  "lambda_min_ratio_at_loss_": "log"}
 
 
-def scale_of(statistic: str) -> str | None:
-    """The scale a statistic is summarised on (None: not summarised)."""
+# runs.csv columns that describe a run but are not summarised across seeds: identifiers, the run's status,
+# sizes, labels, the fits' intercepts and counts
+NOT_SUMMARISED = {"run", "seed", "source", "condition", "status", "diverged_step", "param_count", "n_train", "regime",
+                  "interpolates", "lstar_method", "has_window", "window_intercept", "pl_intercept", "lqcr_probes",
+                  "lqcr_negative", "lqcr_first_negative_step"}
+
+
+def scale_of(statistic: str) -> str:
+    """The scale a statistic is summarised on; a statistic without one is an error naming the registry."""
     if statistic in SCALES:
         return SCALES[statistic]
-    return next((scale for prefix, scale in PREFIX_SCALES.items() if statistic.startswith(prefix)), None)
-ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
+    scale = next((scale for prefix, scale in PREFIX_SCALES.items() if statistic.startswith(prefix)), None)
+    if scale is None:
+        raise KeyError(f"statistic {statistic!r} has no scale: add it to lplr.stats.SCALES (or PREFIX_SCALES) with "
+                       f"one of {tuple(ESTIMATORS)}, or to lplr.stats.NOT_SUMMARISED if it only describes a run")
+    return scale
+
+
+def statistics_of(runs: pd.DataFrame, by: list[str]) -> list[str]:
+    """The columns of a runs table that are summarised: all but the grouping and NOT_SUMMARISED ones."""
+    return [c for c in runs.columns if c not in by and c not in NOT_SUMMARISED]
 
 
 def summarise(values, scale: str, confidence: float) -> dict:
@@ -98,7 +115,7 @@ def summarise_conditions(runs: pd.DataFrame, by: list[str], confidence: float, s
 
     Runs that did not complete are counted in n_runs and left out of every estimate.
     """
-    statistics = [s for s in (statistics or [c for c in runs.columns if scale_of(c)]) if s in runs.columns]
+    statistics = [s for s in (statistics or statistics_of(runs, by)) if s in runs.columns]
     rows = []
     for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)

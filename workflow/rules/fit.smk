@@ -1,5 +1,6 @@
-# The analysis stage: every statistic of an experiment, computed once (lplr.analysis). Figures, notebooks
-# and the paper read only what this rule writes.
+# The analysis stage: every statistic of an experiment, computed once (lplr.analysis; lplr.fit is its curve
+# maths). The file and rule keep the name "fit" because results/fits/ and the bundles carry it. Figures,
+# notebooks and the paper read only what this rule writes.
 rule fit_experiment:
     localrule: True
     input:

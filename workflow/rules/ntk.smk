@@ -21,10 +21,10 @@ rule probe_ntk:
         "results/benchmarks/probe/{experiment}/{run}.tsv"
     threads: job_threads
     resources:
-        gpu=train_gpus(),
+        gpu=TRAIN_GPUS,
         cpus_per_task=job_threads,
-        mem_mb=probe_mem_mb,
-        runtime=probe_runtime,
+        mem_mb=sized(PLAN.probe_memory_mb),
+        runtime=sized(PLAN.probe_runtime_min),
     conda:
         ENV
     script:
@@ -32,37 +32,40 @@ rule probe_ntk:
 
 
 # Batched experiments: one probe job per condition, every seed on its own data set (lplr.probe.probe_runs).
-for experiment, suffix, seeds, constraints in batch_groups():
+for group in PLAN.batch_groups():
 
     rule:
         name:
-            f"probe_{experiment}{suffix}"
+            f"probe_{group.experiment}{group.suffix}"
         input:
             data=job_data_files,
-            metrics=batched_paths(experiment, seeds, "results/train/{run}/metrics.csv"),
-            manifests=batched_paths(experiment, seeds, "results/train/{run}/manifest.json"),
-            checkpoints=batched_paths(experiment, seeds, "results/train/{run}/checkpoints"),
+            metrics=batched_paths(group.experiment, group.seeds, "results/train/{run}/metrics.csv"),
+            manifests=batched_paths(group.experiment, group.seeds, "results/train/{run}/manifest.json"),
+            checkpoints=batched_paths(group.experiment, group.seeds, "results/train/{run}/checkpoints"),
         output:
-            spectra=batched_paths(experiment, seeds, "results/ntk/{run}/spectrum.csv"),
-            eigen=batched_paths(experiment, seeds, "results/ntk/{run}/eigenvalues.npz"),
+            spectra=batched_paths(group.experiment, group.seeds, "results/ntk/{run}/spectrum.csv"),
+            eigen=batched_paths(group.experiment, group.seeds, "results/ntk/{run}/eigenvalues.npz"),
         params:
             data=job_data,
+            folders=job_paths("results/train/{experiment}/{run}"),
+            spectra=job_paths("results/ntk/{experiment}/{run}/spectrum.csv"),
+            eigen=job_paths("results/ntk/{experiment}/{run}/eigenvalues.npz"),
             probe_size=config["ntk"]["probe_size"],
             probe_seed=config["ntk"]["probe_seed"],
             audit_eps=config["ntk"]["audit_eps"],
             device=config["device"],
         log:
-            batched_log(experiment, "ntk"),
+            batched_job_path(group.experiment, "logs/ntk/{experiment}/{job}.log"),
         benchmark:
-            batched_benchmark(experiment, "probe")
+            batched_job_path(group.experiment, "results/benchmarks/probe/{experiment}/{job}.tsv")
         wildcard_constraints:
-            **constraints,
-        threads: 1
+            **group.constraints,
+        threads: job_threads
         resources:
-            gpu=train_gpus(),
-            cpus_per_task=1,
-            mem_mb=probe_mem_mb,
-            runtime=probe_runtime,
+            gpu=TRAIN_GPUS,
+            cpus_per_task=job_threads,
+            mem_mb=sized(PLAN.probe_memory_mb),
+            runtime=sized(PLAN.probe_runtime_min),
         conda:
             ENV
         script:

@@ -1,4 +1,4 @@
-# Per-seed experiments: one job per run (lplr.train).
+# Per-seed experiments: one job per run (lplr.train, the per-seed stepper).
 rule train:
     input:
         data=prepared_data,
@@ -18,47 +18,48 @@ rule train:
     priority: train_priority
     threads: job_threads
     resources:
-        gpu=train_gpus(),
+        gpu=TRAIN_GPUS,
         cpus_per_task=job_threads,
-        mem_mb=train_mem_mb,
-        runtime=train_runtime,
+        mem_mb=sized(PLAN.train_memory_mb),
+        runtime=sized(PLAN.train_runtime_min),
     conda:
         ENV
     script:
         "../scripts/train.py"
 
 
-# Batched experiments: one job per condition trains all its seeds together (lplr.batched); the files
-# per run are the same as above.
-for experiment, suffix, seeds, constraints in batch_groups():
+# Batched experiments: one job per condition trains all its seeds together (lplr.train, the batched stepper);
+# the files per run are the same as above.
+for group in PLAN.batch_groups():
 
     rule:
         name:
-            f"train_{experiment}{suffix}"
+            f"train_{group.experiment}{group.suffix}"
         input:
             data=job_data_files,
         output:
-            metrics=batched_paths(experiment, seeds, "results/train/{run}/metrics.csv"),
-            manifests=batched_paths(experiment, seeds, "results/train/{run}/manifest.json"),
-            checkpoints=[probe_checkpoints(p) for p in batched_paths(experiment, seeds, "results/train/{run}/checkpoints")],
+            metrics=batched_paths(group.experiment, group.seeds, "results/train/{run}/metrics.csv"),
+            manifests=batched_paths(group.experiment, group.seeds, "results/train/{run}/manifest.json"),
+            checkpoints=[probe_checkpoints(p) for p in batched_paths(group.experiment, group.seeds, "results/train/{run}/checkpoints")],
         params:
             runs=job_runs,
             data=job_data,
+            folders=job_paths("results/train/{experiment}/{run}"),
             resume=job_resume_file,
             device=config["device"],
         log:
-            batched_log(experiment, "train"),
+            batched_job_path(group.experiment, "logs/train/{experiment}/{job}.log"),
         benchmark:
-            batched_benchmark(experiment, "train")
+            batched_job_path(group.experiment, "results/benchmarks/train/{experiment}/{job}.tsv")
         wildcard_constraints:
-            **constraints,
+            **group.constraints,
         priority: train_priority
-        threads: 1
+        threads: job_threads
         resources:
-            gpu=train_gpus(),
-            cpus_per_task=1,
-            mem_mb=train_mem_mb,
-            runtime=train_runtime,
+            gpu=TRAIN_GPUS,
+            cpus_per_task=job_threads,
+            mem_mb=sized(PLAN.train_memory_mb),
+            runtime=sized(PLAN.train_runtime_min),
         conda:
             ENV
         script:

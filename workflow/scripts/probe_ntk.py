@@ -5,8 +5,7 @@ from pathlib import Path
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 from lplr.probe import probe_run  # noqa: E402
-from lplr.devices import resolve_device  # noqa: E402
-from lplr.train import configure_torch  # noqa: E402
+from lplr.devices import configure_torch, resolve_device  # noqa: E402
 
 device = resolve_device(snakemake.params.device)  # noqa: F821
 configure_torch(device, snakemake.threads)  # noqa: F821

@@ -1,15 +1,14 @@
-# Rules train_<experiment>: one call of lplr.batched.train_batch for the seeds of one condition.
+# Rules train_<experiment>: one call of lplr.train.train_batch for the seeds of one condition.
 import sys
-from pathlib import Path
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "a", buffering=1)  # noqa: F821 (append: a resumed job keeps its log)
 
-from lplr.batched import train_batch  # noqa: E402
+from lplr.train import train_batch  # noqa: E402
 
 manifests = train_batch(
     snakemake.params.runs,  # noqa: F821
     snakemake.params.data,  # noqa: F821
-    {Path(m).parent.name: Path(m).parent for m in snakemake.output.metrics},  # noqa: F821
+    snakemake.params.folders,  # noqa: F821
     snakemake.params.resume,  # noqa: F821
     device=snakemake.params.device,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821

@@ -1,0 +1,208 @@
+"""The per-seed stepper ("per_seed"): each seed's own model, its parameters as views into one flat tensor,
+one forward and backward per seed and step (torch.autograd). The reference kernels: the batched stepper
+(lplr.batched) is tested against them.
+
+The parameters live as views into one flat tensor (FlatParameters), so theta_t - theta_0 is one
+subtraction into a preallocated buffer; the norms are still taken per parameter tensor and summed (the
+same float32 reduction order as separate tensors, so the same bits).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lplr import ntk
+from lplr.models import build_model
+from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
+
+ALIGN_BYTES = 64
+
+
+def aligned_offsets(numels: list[int], element_size: int) -> tuple[list[int], int]:
+    """Start of each of the segments in one flat tensor, every one on an ALIGN_BYTES boundary (as a fresh
+    allocation is), and the total length with the padding."""
+    align = max(1, ALIGN_BYTES // element_size)
+    offsets, total = [], 0
+    for numel in numels:
+        offsets.append(total)
+        total += -(-numel // align) * align
+    return offsets, total
+
+
+class FlatParameters:
+    """The model's parameters as views into ONE flat contiguous tensor, theta_0 as one flat copy.
+
+    Every parameter's segment starts on a 64-byte boundary (zero padding between them), as a fresh
+    allocation would, so the matmul kernels see the same alignment and the arithmetic is unchanged.
+    The drift needs theta_t - theta_0 every step: one subtraction of the two flat tensors into a
+    preallocated buffer, then per-tensor norms of its views, squared and summed. (One norm over the whole
+    flat buffer would save ~20 small kernels but change the float32 reduction order, i.e. the last bits of
+    the metrics; measured in place it was not faster on CPU.) The Parameter objects are kept (their .data
+    is re-pointed), so state_dict and torch.func see the same parameters; `.to()` or `load_state_dict`
+    with assign=True would undo the sharing, and the stepper does neither after construction.
+    """
+
+    @torch.no_grad()
+    def __init__(self, model: torch.nn.Module):
+        self.params = list(model.parameters())
+        first = self.params[0]
+        if any(p.dtype != first.dtype or p.device != first.device for p in self.params):
+            raise ValueError("FlatParameters needs all parameters in one dtype on one device")
+        self.offsets, total = aligned_offsets([p.numel() for p in self.params], first.element_size())
+        self.flat = torch.zeros(total, dtype=first.dtype, device=first.device)
+        for p, view in zip(self.params, self.views(self.flat)):
+            view.copy_(p)
+            p.data = view  # the Parameter objects stay; their storage is now the flat tensor
+        self.theta0 = self.flat.clone()
+        self.diff = torch.zeros_like(self.flat)
+        self._diff_views = self.views(self.diff)
+
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """`flat`'s segments shaped as the parameters (padding excluded)."""
+        return [flat[o:o + p.numel()].view_as(p) for o, p in zip(self.offsets, self.params)]
+
+    def theta0_norm(self) -> float:
+        return math.sqrt(sum(float(p.pow(2).sum()) for p in self.views(self.theta0)))
+
+    @torch.no_grad()
+    def diagnostics(self, grads) -> torch.Tensor:
+        """[||g||^2, ||theta - theta_0||^2] as one device tensor, no host sync."""
+        torch.sub(self.flat, self.theta0, out=self.diff)
+        norms = torch.stack([*torch._foreach_norm(grads), *torch._foreach_norm(self._diff_views)])
+        return norms.square().view(2, -1).sum(1)
+
+
+def loss_and_grads(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor):
+    """(L, grad L) of L = (1/2|batch|) sum (f(x_i) - y_i)^2; both stay on the device."""
+    loss = 0.5 * (model(x) - y).pow(2).mean()
+    return loss, torch.autograd.grad(loss, params)
+
+
+@torch.no_grad()
+def record_diagnostics(row: torch.Tensor, loss: torch.Tensor, diagnostics: torch.Tensor, batch_loss: bool) -> None:
+    """Write [L, G, ||theta - theta_0||^2] (and L again as the batch loss: gd's batch is the training set)
+    into a row of the device buffer: one kernel, no host sync."""
+    loss = loss.detach().view(1)
+    if batch_loss:
+        torch.cat([loss, diagnostics, loss], out=row[:4])
+    else:
+        torch.cat([loss, diagnostics], out=row[:3])
+
+
+@torch.no_grad()
+def update(params, grads, velocity, lr: float, momentum: float) -> None:
+    """theta -= eta v with v = momentum v + g (v is None when momentum = 0: plain theta -= eta g)."""
+    if velocity is None:
+        torch._foreach_add_(params, grads, alpha=-lr)
+        return
+    torch._foreach_mul_(velocity, momentum)
+    torch._foreach_add_(velocity, grads)
+    torch._foreach_add_(params, velocity, alpha=-lr)
+
+
+@torch.no_grad()
+def test_metrics(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(test loss (1/2n) sum (f - y)^2, accuracy: the share with sign(f) = y) of outputs `out`."""
+    return float(0.5 * (out - y).pow(2).mean()), float((torch.sign(out) == y).double().mean())
+
+
+class Seed:
+    """One seed's model (theta_0 from torch.manual_seed(seed) on the CPU, so cpu and cuda runs start from the
+    same theta_0), flat parameters, eta (lplr.schedule.learning_rate), velocity, batch stream and data."""
+
+    def __init__(self, settings: dict, data: dict, opt: dict, dtype: torch.dtype, device: torch.device, levels):
+        self.x, self.y, self.x_test, self.y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
+        torch.manual_seed(settings["seed"])
+        self.model = build_model(settings, tuple(self.x.shape[1:])).to(dtype).to(device)
+        self.flat = FlatParameters(self.model)
+        self.params = self.flat.params
+        self.lr, self.lambda_max0 = learning_rate(settings, self.model, self.x)
+        self.velocity = [torch.zeros_like(p) for p in self.params] if opt["momentum"] else None
+        self.stream = BatchStream(len(self.x), opt["batch_size"], batch_seed(settings["seed"])) if opt["sgd"] else None
+        self.levels = LossLevelCheckpoints(levels, self.flat.flat)
+        self.grads = None
+
+
+class PerSeedStepper:
+    """S >= 1 seeds, each stepped by its own kernels; a stopped (diverged) seed is no longer stepped."""
+
+    mode = "per_seed"
+
+    def __init__(self, runs: list[dict], data: list[dict], opt: dict, method: str = "auto"):
+        if method != "auto":
+            raise ValueError(f"step method {method!r} is for the batched stepper; the per-seed stepper has one")
+        first = data[0]["x_train"]
+        self.opt, self.count, self.rows = opt, len(runs), len(runs)
+        self.seeds = [Seed(s, d, opt, first.dtype, first.device, s.get("loss_checkpoints", [])) for s, d in zip(runs, data)]
+        self.lrs = [seed.lr for seed in self.seeds]
+        self.lambda_max0 = [seed.lambda_max0 for seed in self.seeds]
+        self.theta0_norms = [seed.flat.theta0_norm() for seed in self.seeds]
+        self.param_count = sum(p.numel() for p in self.seeds[0].params)
+        self.active = [True] * self.count
+        self.layout = {}
+        self.dtype, self.device = first.dtype, first.device
+
+    def _live(self):
+        return [(j, seed) for j, seed in enumerate(self.seeds) if self.active[j]]
+
+    def evaluate(self, row: torch.Tensor, step: int) -> None:
+        """Full-batch [L, G, drift^2] (and gd's batch loss) of every live seed into row[j]."""
+        for j, seed in self._live():
+            loss, seed.grads = loss_and_grads(seed.model, seed.params, seed.x, seed.y)
+            record_diagnostics(row[j], loss, seed.flat.diagnostics(seed.grads), batch_loss=seed.stream is None)
+            seed.levels.observe(step, loss, seed.flat.flat)
+
+    def top_eigenpair(self, j: int, vector, iterations: int):
+        """Warm-started power iteration on seed j's NTK (lplr.ntk.top_eigenpair): (lambda_max, vector)."""
+        return ntk.top_eigenpair(self.seeds[j].model, self.seeds[j].x, vector, iterations)
+
+    @torch.no_grad()
+    def test_rows(self) -> dict[int, tuple[float, float]]:
+        return {j: test_metrics(seed.model(seed.x_test), seed.y_test) for j, seed in self._live()}
+
+    def checkpoint(self, j: int) -> dict[str, torch.Tensor]:
+        return {name: host_copy(p) for name, p in self.seeds[j].model.state_dict().items()}
+
+    def take_batches(self, count: int):
+        """The next `count` batches of each seed, one host-to-device copy per seed."""
+        return [None if seed.stream is None else seed.stream.take(count).to(seed.x.device) for seed in self.seeds]
+
+    def step(self, row: torch.Tensor, batches, i: int) -> None:
+        """theta -= eta v for every live seed (sgd: on the step's batch, its loss into row[j, 3])."""
+        for j, seed in self._live():
+            if seed.stream is not None:
+                idx = batches[j][i]
+                loss, seed.grads = loss_and_grads(seed.model, seed.params, seed.x[idx], seed.y[idx])
+                row[j, 3] = loss.detach()
+            update(seed.params, seed.grads, seed.velocity, seed.lr, self.opt["momentum"])
+
+    def stop(self, j: int) -> None:
+        self.active[j] = False
+
+    def level_steps(self, j: int) -> dict[float, int]:
+        return self.seeds[j].levels.caught()
+
+    def level_checkpoint(self, j: int, level: float) -> dict[str, torch.Tensor]:
+        seed = self.seeds[j]
+        params = seed.levels.params[seed.levels.levels.index(level)]
+        names = [name for name, _ in seed.model.named_parameters()]
+        return {name: host_copy(v) for name, v in zip(names, seed.flat.views(params))}
+
+    def state_dict(self) -> dict:
+        return {"seeds": [{"params": [host_copy(p) for p in seed.params],
+                           "velocity": None if seed.velocity is None else [host_copy(v) for v in seed.velocity],
+                           "batches": None if seed.stream is None else seed.stream.state_dict(),
+                           "loss_levels": seed.levels.state_dict()} for seed in self.seeds]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        for seed, saved in zip(self.seeds, state["seeds"]):
+            device = seed.flat.flat.device
+            torch._foreach_copy_(seed.params, [p.to(device) for p in saved["params"]])
+            if seed.velocity is not None:
+                torch._foreach_copy_(seed.velocity, [v.to(device) for v in saved["velocity"]])
+            if seed.stream is not None:
+                seed.stream.load_state_dict(saved["batches"])
+            seed.levels.load_state_dict(saved["loss_levels"])
