@@ -12,10 +12,12 @@ import yaml
 
 from conftest import BIN, ROOT
 from lplr.bundle import SCHEMA
-from lplr.config import load_schema, run_sources, validate_config
+from lplr.config import load_schema, validate_config
+from lplr.plan import run_sources
 from lplr.provenance import config_hash
 from test_bundle import repack
-from test_workflow import commit_all, copy_repo, pdf_text, snakemake, tiny_config
+from test_workflow import commit_all, copy_repo, pdf_text, snakemake
+from tiny import tiny_config
 
 pytestmark = pytest.mark.integration
 ATTACK = "@pd.io.common.os.system('touch MARKER') == 0"  # what DataFrame.eval used to run
@@ -23,8 +25,8 @@ TEX = r"\input{/etc/hostname} \immediate\write18{touch MARKER}"
 
 
 def config_in_its_order() -> dict:
-    """The tiny config written in config order, not sorted: E1 comes before E2 and E3, E4 before E5, so E1 owns
-    the width-8 runs E2 and E3 share and E4 the batch-8 run E5 shares; a key-sorted copy would move them."""
+    """The tiny config written in config order, not sorted, with runs shared across experiments (E1's width-8 run
+    is E2's He run and E3's first; E4's batch-8 run is E5's): the restored config must give them the same owners."""
     config = tiny_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
     for name in ("width_calibrated", "width_eos"):
         config["experiments"][name]["enabled"] = False

@@ -15,13 +15,16 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     devices     which device a job computes on, and its numerics (TF32 off, threads)
     resources   threads, memory and runtime a job requests, from its size
     ntk         the empirical NTK (structured MLP path, torch.func path), its spectrum, the PL audit
-    probe       the NTK at every checkpoint of a run, with the audit and the LQCR check
+    probe       the NTK at every checkpoint of a run, with the audit, the LQCR check, the noise scale, the Hessian
+    noise       the gradient noise scale from the kernel (per-example gradients at no extra cost)
+    hessian     the Hessian's top eigenvalue by Lanczos on Hessian-vector products
     preflight   what each condition of a config will do, from Theta_0 alone, before training
     fit         curve maths: L* estimators, linear-regime windows, rates, PL slopes
     rates       rates along training against what the kernel predicts
     analysis    the analysis stage: every statistic of an experiment into tables (rule fit_experiment)
     stats       across-seed summaries; the registry of statistics and their scales
     claims      the claims ledger: each claim tested by a rule fixed before the runs
+    expressions  claim conditions in config: a small grammar, parsed and walked, never executed
     plots       the paper's figures, drawn from the analysis tables only (plots.registry)
     paper       numbers.tex, every number the paper quotes
     notebooks   executing the notebooks; which runs get an explorer

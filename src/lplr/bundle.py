@@ -30,6 +30,7 @@ import os
 import re
 import tarfile
 import time
+import zlib
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
@@ -47,6 +48,7 @@ SCHEMA = "workflow/schemas/config.schema.yaml"  # relative to the checkout that 
 MAX_BYTES = 16 << 30  # a bundle's files together; more is refused before anything is read (--max-bytes)
 MAX_HEADER_BYTES = 64 << 20  # manifest.json and config.yaml each
 BLOCK = 1 << 20  # members are hashed and written in blocks, never read whole
+DAMAGED = (tarfile.TarError, OSError, EOFError, zlib.error, UnicodeDecodeError)  # what a damaged archive raises
 MEMBER_KINDS = {  # what the workflow puts in a bundle (workflow/rules/common.smk, bundle_inputs); nothing else
     "data manifest": re.compile(r"results/data/[^/]+/manifest\.json"),
     "training metrics or manifest": re.compile(r"results/train/[a-z][a-z0-9_]*/[^/]+/(?:metrics\.csv|manifest\.json)"),
@@ -130,7 +132,7 @@ def _open(bundle: str | Path) -> tarfile.TarFile:
         raise BundleError(f"bundle {bundle} does not exist; give the path of a results/bundle-*.tar.gz file.")
     try:
         return tarfile.open(bundle, "r:gz")
-    except (tarfile.TarError, OSError, EOFError) as error:
+    except DAMAGED as error:
         raise BundleError(f"bundle {bundle} is damaged (not a readable tar.gz: {error}); copy it again.") from None
 
 
@@ -148,7 +150,7 @@ def _manifest(tar: tarfile.TarFile, bundle) -> dict:
             raise BundleError(f"bundle {bundle}: its first member is not {MANIFEST}; it is not a bundle "
                               f"lplr.bundle wrote.")
         manifest = json.loads(_read_small(tar, member, bundle))
-    except (tarfile.TarError, OSError, EOFError, json.JSONDecodeError) as error:
+    except (*DAMAGED, json.JSONDecodeError) as error:
         raise BundleError(f"bundle {bundle} is damaged ({error}); copy it again.") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise BundleError(f"bundle {bundle}: {MANIFEST} is not a bundle manifest; do not restore it.")
@@ -206,7 +208,9 @@ def _walk(bundle: str | Path, manifest_check=None, write=None) -> tuple[dict, st
                                           f"{expected['sha256']}; the file was changed or damaged after bundling. "
                                           f"Do not restore it; ask for an intact copy.")
                 seen.add(member.name)
-        except (tarfile.TarError, OSError, EOFError, UnicodeDecodeError) as error:
+            while tar.fileobj.read(BLOCK):  # to the end of the gzip stream, so its CRC is checked too
+                pass
+        except DAMAGED as error:
             raise BundleError(f"bundle {bundle} is damaged ({error}); copy it again.") from None
     missing = sorted(set(manifest["files"]) - seen)
     if missing:
