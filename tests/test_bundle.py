@@ -253,3 +253,18 @@ def test_a_config_yaml_other_than_the_manifests_is_refused(results):
             dst.addfile(member, io.BytesIO(data))
     with pytest.raises(BundleError, match="its config.yaml is missing or differs from the config in its manifest"):
         verify("out/bundle.tar.gz")
+
+
+def test_every_file_the_plan_bundles_is_of_a_bundled_kind(default_config, schema):
+    """lplr.bundle.MEMBER_KINDS (what restore accepts) covers lplr.plan's bundle contents (what the workflow packs)."""
+    from lplr.bundle import _check_member_path
+    from lplr.config import validate_config
+    from lplr.plan import Plan
+
+    config = validate_config({**default_config, "bundle_checkpoints": True}, schema)
+    files = Plan(config).bundle_inputs()
+    assert any(f.endswith("/checkpoints") for f in files) and any(f.endswith(".npz") for f in files)
+    for name in files:
+        _check_member_path(name + "/step_0000010.pt" if name.endswith("/checkpoints") else name, "plan")
+    with pytest.raises(BundleError, match="none of the kinds"):
+        _check_member_path("results/train/width/width=64+seed=0/resume.pt", "plan")
