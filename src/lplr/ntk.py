@@ -111,7 +111,7 @@ GRAM_MAX_BLOCKS = 8  # b blocks compute (b + 1) / 2b of the full product: 8 save
 
 
 def _gram_upper(a: torch.Tensor, alpha: float = 1.0, use_blas: bool | None = None) -> torch.Tensor:
-    """alpha A A^T (n x n, on a's device, in a's dtype), exact on and above the diagonal; below it zeros.
+    """alpha A A^T (n x n, on a's device, in a's dtype) on and above the diagonal; below it, finite filler.
 
     CPU float32/float64 (use_blas None or True): BLAS syrk on zero-copy numpy views, one triangle only (half
     the FLOPs; OpenBLAS's dsyrk is ~2x torch.mm at 1024^3 float64). Elsewhere (GPU, other dtypes, or
