@@ -84,13 +84,25 @@ def test_mlp_path_dtypes():
 SYMMETRIC_EPS = 32  # one-triangle vs full products, max |difference| / max |Theta| in epsilons (measured <= 4.5)
 
 
+def force_gram_path(monkeypatch, path: str) -> None:
+    """"syrk": BLAS syrk at every size; "torch": the device path's row blocks (64 rows) on the CPU."""
+    if path == "syrk":
+        monkeypatch.setattr(ntk, "SYRK_MIN_MACS", 0)
+    else:
+        monkeypatch.setattr(ntk, "SYRK_DTYPES", {})
+        monkeypatch.setattr(ntk, "GRAM_BLOCK_ROWS", 64)
+
+
+@pytest.mark.parametrize("path", ["syrk", "torch"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("kind", mlp_kinds())
-def test_symmetric_products_match_full_products(kind, dtype):
-    """The one-triangle kernel (syrk on CPU) equals the full-product kernel to float rounding, in both dtypes."""
+def test_symmetric_products_match_full_products(monkeypatch, kind, dtype, path):
+    """The one-triangle kernel equals the full-product kernel to float rounding, in both dtypes, by syrk
+    and by torch row blocks, and it is symmetric to the bit."""
     torch.manual_seed(8)
     model, x = kind(20, 48, depth=4), torch.randn(300, 20, dtype=dtype)
     full = ntk._ntk_mlp(model, x, symmetric=False)
+    force_gram_path(monkeypatch, path)
     theta = ntk.empirical_ntk(model, x, dtype=dtype)
     assert theta.dtype == dtype and torch.equal(theta, theta.T)
     assert rel_error(theta, full) <= SYMMETRIC_EPS * torch.finfo(dtype).eps

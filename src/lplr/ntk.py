@@ -106,6 +106,9 @@ def _ntk_mlp(model: nn.Module, x: torch.Tensor, symmetric: bool = True) -> torch
 
 # Symmetric products: A A^T needs only one triangle, n^2 k multiply-adds instead of 2 n^2 k.
 SYRK_DTYPES = {torch.float32: "ssyrk", torch.float64: "dsyrk"}
+# With torch's OpenMP team (threads > 1), every syrk lets the team fall asleep and the next torch op waits
+# for it to wake (milliseconds on a loaded machine): syrk only for products that take far longer than that.
+SYRK_MIN_MACS = 2**27  # n^2 k multiply-adds: 512^3, ~10 ms on one core
 GRAM_BLOCK_ROWS = 256  # torch path: row blocks of at least this many rows (smaller GEMMs run far below peak)
 GRAM_MAX_BLOCKS = 8  # b blocks compute (b + 1) / 2b of the full product: 8 saves 44%, more saves little
 
@@ -113,13 +116,15 @@ GRAM_MAX_BLOCKS = 8  # b blocks compute (b + 1) / 2b of the full product: 8 save
 def _gram_upper(a: torch.Tensor, alpha: float = 1.0, use_blas: bool | None = None) -> torch.Tensor:
     """alpha A A^T (n x n, on a's device, in a's dtype) on and above the diagonal; below it, finite filler.
 
-    CPU float32/float64 (use_blas None or True): BLAS syrk on zero-copy numpy views, one triangle only (half
-    the FLOPs; OpenBLAS's dsyrk is ~2x torch.mm at 1024^3 float64). Elsewhere (GPU, other dtypes, or
-    use_blas=False), pure torch: b row blocks, block i times the rows from i on, (b + 1) / 2b of the FLOPs.
+    use_blas True: BLAS syrk on zero-copy numpy views (CPU float32/float64), one triangle only, half the
+    FLOPs (OpenBLAS dsyrk ~2x torch.mm at 1024^3 float64). False: pure torch on a's device (what a GPU
+    runs), b row blocks, block i times the rows from block i on: (b + 1) / 2b of the FLOPs. None: syrk for
+    CPU float32/float64 when torch runs one thread or the product is large (SYRK_MIN_MACS), else torch.
     """
-    n = len(a)
+    n, k = a.shape
     if use_blas is None:
-        use_blas = a.device.type == "cpu" and a.dtype in SYRK_DTYPES
+        use_blas = (a.device.type == "cpu" and a.dtype in SYRK_DTYPES
+                    and (torch.get_num_threads() == 1 or n * n * k >= SYRK_MIN_MACS))
     if use_blas:
         syrk = getattr(scipy_blas, SYRK_DTYPES[a.dtype])
         _match_blas_threads()
@@ -128,10 +133,13 @@ def _gram_upper(a: torch.Tensor, alpha: float = 1.0, use_blas: bool | None = Non
         c = syrk(alpha, a.detach().contiguous().numpy().T, trans=1, lower=1)
         return torch.from_numpy(c.T)
     blocks = max(1, min(GRAM_MAX_BLOCKS, n // GRAM_BLOCK_ROWS))
-    out = torch.zeros(n, n, dtype=a.dtype, device=a.device)
-    edges = [n * i // blocks for i in range(blocks + 1)]
-    for start, stop in zip(edges[:-1], edges[1:]):
-        torch.mm(a[start:stop], a[start:].T, out=out[start:stop, start:])  # rows of block i, columns from i on
+    if blocks == 1:
+        out = a @ a.T
+    else:
+        out = torch.zeros(n, n, dtype=a.dtype, device=a.device)
+        edges = [n * i // blocks for i in range(blocks + 1)]
+        for start, stop in zip(edges[:-1], edges[1:]):
+            torch.mm(a[start:stop], a[start:].T, out=out[start:stop, start:])  # block i's rows, columns from i on
     return out.mul_(alpha) if alpha != 1.0 else out
 
 
