@@ -13,7 +13,8 @@ All timing comparisons are in float32 (the tutorial's dtype); accuracy is checke
 The one-triangle A/B (float64, and float32 at the default config's shapes): the MLP path as it is
 (every n x n product from one triangle, lplr.ntk._gram_upper) against the same path with full products
 (symmetric=False, the code before), alternated call by call in one process; best of each and the range
-of the per-round ratios. Where jax and neural-tangents are installed, their best implementation
+of the per-round ratios (wall clock; with --threads 1 also the CPU time of the one thread, which the
+other processes of a shared machine barely disturb). Where jax and neural-tangents are installed, their best implementation
 (structured derivatives, and the Jacobian contraction where it fits MEMORY_CAP) is timed in the same
 rounds on the same weights, jit-compiled in float64 (x64), and its kernel checked against ours.
 
@@ -33,6 +34,7 @@ import resource
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import numpy as np
 import torch
@@ -200,15 +202,25 @@ def nt_kernels(model: nn.Module, x: torch.Tensor) -> dict:
     return calls
 
 
-def symmetric_ab(sizes: list[tuple[int, int, str]], rounds: int) -> list[dict]:
+def torch_blocks(call):
+    """`call` with the device path's torch row blocks instead of syrk (what a GPU runs), on the CPU."""
+    with mock.patch.object(ntk, "SYRK_DTYPES", {}):
+        return call()
+
+
+def symmetric_ab(sizes: list[tuple[int, int, str]], rounds: int, threads: int | None = None) -> list[dict]:
     """Per (n, width, dtype): the MLP path with one-triangle products vs full products (and neural-tangents'
     best where installed), alternated `rounds` times; best-of times, per-round ratio range, agreement."""
+    if threads:
+        torch.set_num_threads(threads)
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
     rows = []
     for n, width, dtype_name in sizes:
         dtype = getattr(torch, dtype_name)
         torch.manual_seed(0)
         model, x = models.MLP(IN_FEATURES, width, DEPTH), torch.randn(n, IN_FEATURES, dtype=dtype)
-        calls = {"full": lambda: ntk._ntk_mlp(model, x, symmetric=False), "ours": lambda: ntk.empirical_ntk(model, x, dtype=dtype)}
+        calls = {"full": lambda: ntk._ntk_mlp(model, x, symmetric=False), "ours": lambda: ntk.empirical_ntk(model, x, dtype=dtype),
+                 "blocks": lambda: torch_blocks(lambda: ntk.empirical_ntk(model, x, dtype=dtype))}
         if dtype == torch.float64:
             calls.update(nt_kernels(model, x))
         results = {name: call() for name, call in calls.items()}  # warm-up (and jax's compilation)
@@ -218,18 +230,22 @@ def symmetric_ab(sizes: list[tuple[int, int, str]], rounds: int) -> list[dict]:
         times = {name: [] for name in calls}
         for _ in range(rounds):
             for name, call in calls.items():
-                times[name].append(timed(call))
+                start = clock()
+                call()
+                times[name].append(clock() - start)
         ratios = {name: [a / b for a, b in zip(times[name], times["ours"])] for name in calls if name != "ours"}
         rows.append({"n": n, "width": width, "dtype": dtype_name, "best": {k: min(v) for k, v in times.items()},
                      "ratio_range": {k: (min(v), max(v)) for k, v in ratios.items()}, "rel_error": error,
-                     "eps": torch.finfo(dtype).eps})
+                     "eps": torch.finfo(dtype).eps, "threads": torch.get_num_threads(),
+                     "clock": "thread CPU" if clock is time.thread_time else "wall"})
     return rows
 
 
 def print_symmetric(rows: list[dict]) -> None:
-    print("\n| n | width | dtype | full products (s) | one triangle (s) | speedup best / per-round range | "
-          "rel. error vs full (eps) | neural-tangents best (s) | ours vs NT |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"\n{rows[0]['threads']} torch thread(s), {rows[0]['clock']} time.\n")
+    print("| n | width | dtype | full products (s) | one triangle (s) | speedup best / per-round range | "
+          "rel. error vs full (eps) | torch row blocks (s), speedup | neural-tangents best (s) | ours vs NT |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         best, lo_hi = row["best"], row["ratio_range"]
         nt_names = [k for k in best if k.startswith("nt-")]
@@ -238,7 +254,8 @@ def print_symmetric(rows: list[dict]) -> None:
                     f"({lo_hi[nt][0]:.2f}-{lo_hi[nt][1]:.2f})") if nt else "not installed | -"
         print(f"| {row['n']} | {row['width']} | {row['dtype']} | {best['full']:.3f} | {best['ours']:.3f} | "
               f"{best['full'] / best['ours']:.2f}x / {lo_hi['full'][0]:.2f}-{lo_hi['full'][1]:.2f} | "
-              f"{row['rel_error']['ours']:.1e} ({row['rel_error']['ours'] / row['eps']:.1f}) | {nt_cells} |")
+              f"{row['rel_error']['ours']:.1e} ({row['rel_error']['ours'] / row['eps']:.1f}) | "
+              f"{best['blocks']:.3f}, {best['full'] / best['blocks']:.2f}x | {nt_cells} |")
 
 
 def growth_table(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
@@ -263,13 +280,14 @@ def main() -> None:
     parser.add_argument("--case", help="internal: run one case (JSON) and print its result")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--symmetric", action="store_true", help="only the one-triangle vs full-products A/B (float64)")
+    parser.add_argument("--threads", type=int, help="with --symmetric: torch threads (1: CPU time is reported)")
     args = parser.parse_args()
     if args.case:
         case = json.loads(args.case)
         if case["model"] == "growth":
             print(json.dumps(growth_table(case["sizes"], case["repeats"])))
         elif case["model"] == "symmetric":
-            print(json.dumps(symmetric_ab([tuple(size) for size in case["sizes"]], case["repeats"])))
+            print(json.dumps(symmetric_ab([tuple(size) for size in case["sizes"]], case["repeats"], case.get("threads"))))
         else:
             print(json.dumps(run_case(case)))
         return
@@ -279,7 +297,8 @@ def main() -> None:
     if args.symmetric:
         print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
               f"load average before {os.getloadavg()[0]:.1f}")
-        print_symmetric(in_subprocess({"model": "symmetric", "sizes": symmetric_sizes, "repeats": 3 if args.quick else 7}))
+        print_symmetric(in_subprocess({"model": "symmetric", "sizes": symmetric_sizes, "repeats": 3 if args.quick else 7,
+                                       "threads": args.threads}))
         print(f"load average after {os.getloadavg()[0]:.1f}")
         return
 

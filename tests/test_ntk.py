@@ -108,6 +108,18 @@ def test_symmetric_products_match_full_products(monkeypatch, kind, dtype, path):
     assert rel_error(theta, full) <= SYMMETRIC_EPS * torch.finfo(dtype).eps
 
 
+@pytest.mark.parametrize("path", ["syrk", "torch"])
+def test_pl_audit_passes_on_each_gram_path(monkeypatch, path):
+    """The float64 audit (the probe's) at its default tolerance, with the kernel from one triangle."""
+    force_gram_path(monkeypatch, path)
+    torch.manual_seed(11)
+    model, x = models.MLP(30, 64, depth=5).double(), torch.rand(300, 30, dtype=torch.float64)
+    y = torch.randn(300, dtype=torch.float64).sign()
+    audit = ntk.pl_audit(model, x, y)
+    assert audit["audit_ok"], audit
+    assert audit["audit_error"] < 0.1 * audit["audit_tolerance"]
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("rows, n", [(256, 700), (16, 101)], ids=["2-blocks", "6-uneven-blocks"])
 def test_gram_upper_torch_path_matches_blas(monkeypatch, dtype, rows, n):
