@@ -8,10 +8,11 @@ J_ij = d f(x_i) / d theta_j over ALL parameters. Three implementations of one qu
                     df/dW_l = s_l delta_l h_{l-1}^T,   df/db_l = delta_l,   so
                     Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1)    (* elementwise)
                 (the "structured derivatives" of Novak et al. 2022). Time O(n m^2 D + n^2 m D), all of
-                it in matrix products; memory O(n^2 + n m D).
+                it in matrix products; memory O(n^2 + n m D). Every n x n term is symmetric: only
+                upper triangles are formed (`_gram_upper`: BLAS syrk on the CPU, half the n^2 m D part;
+                torch row blocks on a GPU, (b - 1) / 2b less) and Theta is mirrored once.
     "jacobian"  any nn.Module without coupling between samples (no BatchNorm): per-sample Jacobian rows
-                by torch.func (vmap of jacrev), computed once and contracted as J J^T with one matrix
-                product. If J does not fit `memory_budget` bytes it is never held whole: Theta is
+                by torch.func (vmap of jacrev), computed once and contracted as J J^T (one triangle). If J does not fit `memory_budget` bytes it is never held whole: Theta is
                 filled block by block, Theta_ab = J_a J_b^T for b >= a, with J_a held and J_b streamed.
     "loop"      the plain reference: one autograd call per sample.
 
@@ -158,7 +159,7 @@ _BLAS_THREADS: dict = {}
 
 
 def _match_blas_threads() -> None:
-    """scipy's OpenBLAS uses as many threads as torch (torch.set_num_threads: one per job in the DAG)."""
+    """The loaded OpenBLAS libraries (scipy's, numpy's) use as many threads as torch (one per DAG job)."""
     want = torch.get_num_threads()
     if _BLAS_THREADS.get("threads") == want:
         return
