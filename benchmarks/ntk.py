@@ -92,7 +92,9 @@ def n_params(model: nn.Module) -> int:
 
 def mlp_path_flops(n: int, width: int, depth: int = DEPTH, d: int = IN_FEATURES) -> float:
     """Matrix-product FLOPs of ntk._ntk_mlp: forward 2 n d_in d_out per hidden layer, delta back-propagation
-    2 n m^2 per hidden-to-hidden layer, Gram H H^T 2 n^2 d_in per layer and Delta Delta^T 2 n^2 m per hidden layer."""
+    2 n m^2 per hidden-to-hidden layer, Gram H H^T 2 n^2 d_in per layer and Delta Delta^T 2 n^2 m per hidden layer.
+    The Grams are counted as full products; where one triangle is formed (syrk: half their FLOPs) the
+    GFLOP/s derived from this count is an effective rate and can exceed the torch.mm yardstick."""
     dims = [d] + [width] * (depth - 1)
     forward = sum(2 * n * a * b for a, b in zip(dims[:-1], dims[1:]))
     backward = 2 * n * width * width * (depth - 2)
