@@ -12,11 +12,12 @@ All timing comparisons are in float32 (the tutorial's dtype); accuracy is checke
 
 The one-triangle A/B (float64, and float32 at the default config's shapes): the MLP path as it is
 (every n x n product from one triangle, lplr.ntk._gram_upper) against the same path with full products
-(symmetric=False, the code before), alternated call by call in one process; best of each and the range
-of the per-round ratios (wall clock; with --threads 1 also the CPU time of the one thread, which the
-other processes of a shared machine barely disturb). Where jax and neural-tangents are installed, their best implementation
-(structured derivatives, and the Jacobian contraction where it fits MEMORY_CAP) is timed in the same
-rounds on the same weights, jit-compiled in float64 (x64), and its kernel checked against ours.
+(symmetric=False, the code before) and with torch row blocks (the GPU path), alternated call by call in
+one process; best of each and the range of the per-round ratios (wall clock; with --threads 1 the CPU
+time of the one thread instead, which the other processes of a shared machine barely disturb). Where
+jax and neural-tangents are installed, their best implementation (structured derivatives, and the
+Jacobian contraction where it fits MEMORY_CAP) is timed in the same rounds on the same weights,
+jit-compiled in float64 (x64), and its kernel checked against ours.
 
 The tutorial method ("Neural Tangent Kernels", pytorch.org/tutorials/intermediate/neural_tangent_kernels):
 jac1 = vmap(jacrev(f))(params, x1), jac2 = the same for x2, then einsum('Naf,Mbf->NMab') per parameter
@@ -185,8 +186,8 @@ def nt_kernels(model: nn.Module, x: torch.Tensor) -> dict:
         import neural_tangents as nt
     except ImportError:
         return {}
-    params = [(jnp.asarray(layer.weight.detach().double().T.numpy()), jnp.asarray(layer.bias.detach().double().numpy()))
-              for layer in model.layers]  # W as (in, out): h @ W + b is torch's Linear
+    as_jax = lambda t: jnp.asarray(t.detach().double().numpy())  # noqa: E731
+    params = [(as_jax(layer.weight.T), as_jax(layer.bias)) for layer in model.layers]  # W (in, out): h @ W + b
 
     def f(p, inputs):
         for weight, bias in p[:-1]:
@@ -221,7 +222,8 @@ def symmetric_ab(sizes: list[tuple[int, int, str]], rounds: int, threads: int | 
         dtype = getattr(torch, dtype_name)
         torch.manual_seed(0)
         model, x = models.MLP(IN_FEATURES, width, DEPTH), torch.randn(n, IN_FEATURES, dtype=dtype)
-        calls = {"full": lambda: ntk._ntk_mlp(model, x, symmetric=False), "ours": lambda: ntk.empirical_ntk(model, x, dtype=dtype),
+        calls = {"full": lambda: ntk._ntk_mlp(model, x, symmetric=False),
+                 "ours": lambda: ntk.empirical_ntk(model, x, dtype=dtype),
                  "blocks": lambda: torch_blocks(lambda: ntk.empirical_ntk(model, x, dtype=dtype))}
         if dtype == torch.float64:
             calls.update(nt_kernels(model, x))
@@ -252,8 +254,9 @@ def print_symmetric(rows: list[dict]) -> None:
         best, lo_hi = row["best"], row["ratio_range"]
         nt_names = [k for k in best if k.startswith("nt-")]
         nt = min(nt_names, key=best.get) if nt_names else None
-        nt_cells = (f"{best[nt]:.3f} ({nt[3:]}, rel. error {row['rel_error'][nt]:.0e}) | {best[nt] / best['ours']:.2f}x "
-                    f"({lo_hi[nt][0]:.2f}-{lo_hi[nt][1]:.2f})") if nt else "not installed | -"
+        nt_cells = "not installed | -" if nt is None else (
+            f"{best[nt]:.3f} ({nt[3:]}, rel. error {row['rel_error'][nt]:.0e}) | "
+            f"{best[nt] / best['ours']:.2f}x ({lo_hi[nt][0]:.2f}-{lo_hi[nt][1]:.2f})")
         print(f"| {row['n']} | {row['width']} | {row['dtype']} | {best['full']:.3f} | {best['ours']:.3f} | "
               f"{best['full'] / best['ours']:.2f}x / {lo_hi['full'][0]:.2f}-{lo_hi['full'][1]:.2f} | "
               f"{row['rel_error']['ours']:.1e} ({row['rel_error']['ours'] / row['eps']:.1f}) | "
@@ -281,7 +284,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", help="internal: run one case (JSON) and print its result")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--symmetric", action="store_true", help="only the one-triangle vs full-products A/B (float64)")
+    parser.add_argument("--symmetric", action="store_true", help="only the one-triangle vs full-products A/B")
     parser.add_argument("--threads", type=int, help="with --symmetric: torch threads (1: CPU time is reported)")
     args = parser.parse_args()
     if args.case:
@@ -294,8 +297,8 @@ def main() -> None:
             print(json.dumps(run_case(case)))
         return
     symmetric_sizes = ([(128, 128, "float64"), (256, 256, "float64"), (256, 32, "float32")] if args.quick else
-                       [(256, 512, "float64"), (1024, 512, "float64"), (1024, 1024, "float64"), (1024, 2048, "float64"),
-                        (256, 32, "float32"), (256, 256, "float32")])
+                       [(256, 512, "float64"), (1024, 512, "float64"), (1024, 1024, "float64"),
+                        (1024, 2048, "float64"), (256, 32, "float32"), (256, 256, "float32")])
     if args.symmetric:
         print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
               f"load average before {os.getloadavg()[0]:.1f}")

@@ -12,8 +12,9 @@ J_ij = d f(x_i) / d theta_j over ALL parameters. Three implementations of one qu
                 upper triangles are formed (`_gram_upper`: BLAS syrk on the CPU, half the n^2 m D part;
                 torch row blocks on a GPU, (b - 1) / 2b less) and Theta is mirrored once.
     "jacobian"  any nn.Module without coupling between samples (no BatchNorm): per-sample Jacobian rows
-                by torch.func (vmap of jacrev), computed once and contracted as J J^T (one triangle). If J does not fit `memory_budget` bytes it is never held whole: Theta is
-                filled block by block, Theta_ab = J_a J_b^T for b >= a, with J_a held and J_b streamed.
+                by torch.func (vmap of jacrev), computed once and contracted as J J^T (one triangle).
+                If J does not fit `memory_budget` bytes it is never held whole: Theta is filled block
+                by block, Theta_ab = J_a J_b^T for b >= a, with J_a held and J_b streamed.
     "loop"      the plain reference: one autograd call per sample.
 
 Spectrum: `spectrum` (all eigenvalues, dense) and `extreme_eigenvalues` (lambda_min, lambda_max and the
