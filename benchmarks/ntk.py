@@ -2,12 +2,22 @@
 
     python benchmarks/ntk.py            (~3-5 min on 2 cores; prints markdown for benchmarks/README.md)
     python benchmarks/ntk.py --quick    (small sizes, a smoke test)
+    python benchmarks/ntk.py --symmetric [--quick]   (only the one-triangle A/B below, ~1 min)
 
 Every measured call runs in its own subprocess so that peak memory can be read from the kernel:
 peak = ru_maxrss after the call minus ru_maxrss before it (resident set high-water mark, after setup
 and a small warm-up). tracemalloc does not see torch's allocations; maxrss does. Times are the best
 of `repeats` calls (the machine may be shared: best-of is the least noisy estimate of the cost).
 All timing comparisons are in float32 (the tutorial's dtype); accuracy is checked against float64.
+
+The one-triangle A/B (float64, and float32 at the default config's shapes): the MLP path as it is
+(every n x n product from one triangle, lplr.ntk._gram_upper) against the same path with full products
+(symmetric=False, the code before) and with torch row blocks (the GPU path), alternated call by call in
+one process; best of each and the range of the per-round ratios (wall clock; with --threads 1 the CPU
+time of the one thread instead, which the other processes of a shared machine barely disturb). Where
+jax and neural-tangents are installed, their best implementation (structured derivatives, and the
+Jacobian contraction where it fits MEMORY_CAP) is timed in the same rounds on the same weights,
+jit-compiled in float64 (x64), and its kernel checked against ours.
 
 The tutorial method ("Neural Tangent Kernels", pytorch.org/tutorials/intermediate/neural_tangent_kernels):
 jac1 = vmap(jacrev(f))(params, x1), jac2 = the same for x2, then einsum('Naf,Mbf->NMab') per parameter
@@ -25,7 +35,9 @@ import resource
 import subprocess
 import sys
 import time
+from unittest import mock
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
@@ -81,7 +93,9 @@ def n_params(model: nn.Module) -> int:
 
 def mlp_path_flops(n: int, width: int, depth: int = DEPTH, d: int = IN_FEATURES) -> float:
     """Matrix-product FLOPs of ntk._ntk_mlp: forward 2 n d_in d_out per hidden layer, delta back-propagation
-    2 n m^2 per hidden-to-hidden layer, Gram H H^T 2 n^2 d_in per layer and Delta Delta^T 2 n^2 m per hidden layer."""
+    2 n m^2 per hidden-to-hidden layer, Gram H H^T 2 n^2 d_in per layer and Delta Delta^T 2 n^2 m per hidden layer.
+    The Grams are counted as full products; where one triangle is formed (syrk: half their FLOPs) the
+    GFLOP/s derived from this count is an effective rate and can exceed the torch.mm yardstick."""
     dims = [d] + [width] * (depth - 1)
     forward = sum(2 * n * a * b for a, b in zip(dims[:-1], dims[1:]))
     backward = 2 * n * width * width * (depth - 2)
@@ -162,6 +176,93 @@ def run_case(case: dict) -> dict:
     return result
 
 
+def nt_kernels(model: nn.Module, x: torch.Tensor) -> dict:
+    """{name: () -> Theta as numpy}: neural-tangents' empirical NTK of the same MLP and weights (float64,
+    jit-compiled), or {} without jax / neural-tangents. Only the implementations whose memory fits."""
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+        import neural_tangents as nt
+    except ImportError:
+        return {}
+    as_jax = lambda t: jnp.asarray(t.detach().double().numpy())  # noqa: E731
+    params = [(as_jax(layer.weight.T), as_jax(layer.bias)) for layer in model.layers]  # W (in, out): h @ W + b
+
+    def f(p, inputs):
+        for weight, bias in p[:-1]:
+            inputs = jax.nn.relu(inputs @ weight + bias)
+        return inputs @ p[-1][0] + p[-1][1]  # (n, 1)
+
+    kinds = {"structured": nt.NtkImplementation.STRUCTURED_DERIVATIVES}
+    if 2 * len(x) * n_params(model) * 8 <= MEMORY_CAP:
+        kinds["jacobian"] = nt.NtkImplementation.JACOBIAN_CONTRACTION
+    inputs = jnp.asarray(x.double().numpy())
+    calls = {}
+    for name, kind in kinds.items():
+        fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0, implementation=kind))
+        calls[f"nt-{name}"] = lambda fn=fn: np.asarray(fn(inputs, None, params).block_until_ready())
+    return calls
+
+
+def torch_blocks(call):
+    """`call` with the device path's torch row blocks instead of syrk (what a GPU runs), on the CPU."""
+    with mock.patch.object(ntk, "SYRK_DTYPES", {}):
+        return call()
+
+
+def symmetric_ab(sizes: list[tuple[int, int, str]], rounds: int, threads: int | None = None) -> list[dict]:
+    """Per (n, width, dtype): the MLP path with one-triangle products vs full products (and neural-tangents'
+    best where installed), alternated `rounds` times; best-of times, per-round ratio range, agreement."""
+    if threads:
+        torch.set_num_threads(threads)
+    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+    rows = []
+    for n, width, dtype_name in sizes:
+        dtype = getattr(torch, dtype_name)
+        torch.manual_seed(0)
+        model, x = models.MLP(IN_FEATURES, width, DEPTH), torch.randn(n, IN_FEATURES, dtype=dtype)
+        calls = {"full": lambda: ntk._ntk_mlp(model, x, symmetric=False),
+                 "ours": lambda: ntk.empirical_ntk(model, x, dtype=dtype),
+                 "blocks": lambda: torch_blocks(lambda: ntk.empirical_ntk(model, x, dtype=dtype))}
+        if dtype == torch.float64:
+            calls.update(nt_kernels(model, x))
+        results = {name: call() for name, call in calls.items()}  # warm-up (and jax's compilation)
+        reference = results["full"]
+        error = {name: float((torch.as_tensor(theta) - reference).abs().max() / reference.abs().max())
+                 for name, theta in results.items() if name != "full"}
+        times = {name: [] for name in calls}
+        for _ in range(rounds):
+            for name, call in calls.items():
+                start = clock()
+                call()
+                times[name].append(clock() - start)
+        ratios = {name: [a / b for a, b in zip(times[name], times["ours"])] for name in calls if name != "ours"}
+        rows.append({"n": n, "width": width, "dtype": dtype_name, "best": {k: min(v) for k, v in times.items()},
+                     "ratio_range": {k: (min(v), max(v)) for k, v in ratios.items()}, "rel_error": error,
+                     "eps": torch.finfo(dtype).eps, "threads": torch.get_num_threads(),
+                     "clock": "thread CPU" if clock is time.thread_time else "wall"})
+    return rows
+
+
+def print_symmetric(rows: list[dict]) -> None:
+    print(f"\n{rows[0]['threads']} torch thread(s), {rows[0]['clock']} time.\n")
+    print("| n | width | dtype | full products (s) | one triangle (s) | speedup best / per-round range | "
+          "rel. error vs full (eps) | torch row blocks (s), speedup | neural-tangents best (s) | ours vs NT |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        best, lo_hi = row["best"], row["ratio_range"]
+        nt_names = [k for k in best if k.startswith("nt-")]
+        nt = min(nt_names, key=best.get) if nt_names else None
+        nt_cells = "not installed | -" if nt is None else (
+            f"{best[nt]:.3f} ({nt[3:]}, rel. error {row['rel_error'][nt]:.0e}) | "
+            f"{best[nt] / best['ours']:.2f}x ({lo_hi[nt][0]:.2f}-{lo_hi[nt][1]:.2f})")
+        print(f"| {row['n']} | {row['width']} | {row['dtype']} | {best['full']:.3f} | {best['ours']:.3f} | "
+              f"{best['full'] / best['ours']:.2f}x / {lo_hi['full'][0]:.2f}-{lo_hi['full'][1]:.2f} | "
+              f"{row['rel_error']['ours']:.1e} ({row['rel_error']['ours'] / row['eps']:.1f}) | "
+              f"{best['blocks']:.3f}, {best['full'] / best['blocks']:.2f}x | {nt_cells} |")
+
+
 def growth_table(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
     rows = []
     for n, width in sizes:
@@ -183,10 +284,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", help="internal: run one case (JSON) and print its result")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--symmetric", action="store_true", help="only the one-triangle vs full-products A/B")
+    parser.add_argument("--threads", type=int, help="with --symmetric: torch threads (1: CPU time is reported)")
     args = parser.parse_args()
     if args.case:
         case = json.loads(args.case)
-        print(json.dumps(growth_table(case["sizes"], case["repeats"]) if case["model"] == "growth" else run_case(case)))
+        if case["model"] == "growth":
+            print(json.dumps(growth_table(case["sizes"], case["repeats"])))
+        elif case["model"] == "symmetric":
+            print(json.dumps(symmetric_ab([tuple(size) for size in case["sizes"]], case["repeats"], case.get("threads"))))
+        else:
+            print(json.dumps(run_case(case)))
+        return
+    symmetric_sizes = ([(128, 128, "float64"), (256, 256, "float64"), (256, 32, "float32")] if args.quick else
+                       [(256, 512, "float64"), (1024, 512, "float64"), (1024, 1024, "float64"),
+                        (1024, 2048, "float64"), (256, 32, "float32"), (256, 256, "float32")])
+    if args.symmetric:
+        print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+              f"load average before {os.getloadavg()[0]:.1f}")
+        print_symmetric(in_subprocess({"model": "symmetric", "sizes": symmetric_sizes, "repeats": 3 if args.quick else 7,
+                                       "threads": args.threads}))
+        print(f"load average after {os.getloadavg()[0]:.1f}")
         return
 
     wall = time.perf_counter()
@@ -213,6 +331,7 @@ def main() -> None:
     growth_rows = in_subprocess({"model": "growth", "sizes": growth, "repeats": 3})
     cnn_ours = in_subprocess({"model": "cnn", "method": "ours", "n": cnn_n, "repeats": 6, "accuracy": True})
     cnn_tut = in_subprocess({"model": "cnn", "method": "tutorial", "n": cnn_n, "repeats": 1, "accuracy": True})
+    symmetric_rows = in_subprocess({"model": "symmetric", "sizes": symmetric_sizes, "repeats": 3 if args.quick else 7})
 
     gb = lambda b: f"{b / 1e9:.2f}"  # noqa: E731
     print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch_threads} threads, float32; "
@@ -234,6 +353,7 @@ def main() -> None:
           f"{cnn_ours['tutorial_seconds_interleaved']:.2f} s (interleaved with ours; alone {cnn_tut['seconds']:.2f} s; peak "
           f"{gb(cnn_tut['peak_bytes'])} GB, rel. error {cnn_tut['rel_error']:.1e}); "
           f"speedup {cnn_ours['tutorial_seconds_interleaved'] / cnn_ours['seconds']:.1f}x")
+    print_symmetric(symmetric_rows)
 
 
 if __name__ == "__main__":

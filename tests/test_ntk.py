@@ -81,6 +81,73 @@ def test_mlp_path_dtypes():
     assert next(model.parameters()).dtype == torch.float32  # the model is not converted in place
 
 
+SYMMETRIC_EPS = 32  # one-triangle vs full products, max |difference| / max |Theta| in epsilons (measured <= 4.5)
+
+
+def force_gram_path(monkeypatch, path: str) -> None:
+    """"syrk": BLAS syrk at every size; "torch": the device path's row blocks (64 rows) on the CPU."""
+    if path == "syrk":
+        monkeypatch.setattr(ntk, "SYRK_MIN_MACS", 0)
+    else:
+        monkeypatch.setattr(ntk, "SYRK_DTYPES", {})
+        monkeypatch.setattr(ntk, "GRAM_BLOCK_ROWS", 64)
+
+
+@pytest.mark.parametrize("path", ["syrk", "torch"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kind", mlp_kinds())
+def test_symmetric_products_match_full_products(monkeypatch, kind, dtype, path):
+    """The one-triangle kernel equals the full-product kernel to float rounding, in both dtypes, by syrk
+    and by torch row blocks, and it is symmetric to the bit."""
+    torch.manual_seed(8)
+    model, x = kind(20, 48, depth=4), torch.randn(300, 20, dtype=dtype)
+    full = ntk._ntk_mlp(model, x, symmetric=False)
+    force_gram_path(monkeypatch, path)
+    theta = ntk.empirical_ntk(model, x, dtype=dtype)
+    assert theta.dtype == dtype and torch.equal(theta, theta.T)
+    assert rel_error(theta, full) <= SYMMETRIC_EPS * torch.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("path", ["syrk", "torch"])
+def test_pl_audit_passes_on_each_gram_path(monkeypatch, path):
+    """The float64 audit (the probe's) at its default tolerance, with the kernel from one triangle."""
+    force_gram_path(monkeypatch, path)
+    torch.manual_seed(11)
+    model, x = models.MLP(30, 64, depth=5).double(), torch.rand(300, 30, dtype=torch.float64)
+    y = torch.randn(300, dtype=torch.float64).sign()
+    audit = ntk.pl_audit(model, x, y)
+    assert audit["audit_ok"], audit
+    assert audit["audit_error"] < 0.1 * audit["audit_tolerance"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("rows, n", [(256, 700), (16, 101)], ids=["2-blocks", "6-uneven-blocks"])
+def test_gram_upper_torch_path_matches_blas(monkeypatch, dtype, rows, n):
+    """The device path (torch row blocks, what a GPU runs) and syrk give alpha A A^T on and above the diagonal."""
+    monkeypatch.setattr(ntk, "GRAM_BLOCK_ROWS", rows)
+    a = torch.randn(n, 33, dtype=dtype, generator=torch.Generator().manual_seed(9))
+    full = 2.5 * a @ a.T
+    tol = SYMMETRIC_EPS * torch.finfo(dtype).eps
+    for use_blas in (True, False):
+        upper = ntk._gram_upper(a, 2.5, use_blas=use_blas)
+        assert upper.dtype == dtype and upper.shape == (n, n)
+        assert rel_error(upper.triu(), full.triu()) <= tol, use_blas
+    assert rel_error(ntk._gram(a), a @ a.T) <= tol
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_kernel_stays_on_device_and_matches_cpu(monkeypatch):
+    """On a GPU the one-triangle products are torch row blocks on the device (no syrk, no host copy)."""
+    monkeypatch.setattr(ntk, "GRAM_BLOCK_ROWS", 64)  # several blocks at a test-sized n
+    monkeypatch.setattr(ntk, "scipy_blas", None)  # any syrk call would fail
+    torch.manual_seed(10)
+    model, x = models.MLP(12, 40, depth=4).double(), torch.randn(333, 12, dtype=torch.float64)
+    reference = ntk._ntk_mlp(model, x, symmetric=False)
+    theta = ntk.empirical_ntk(model.cuda(), x.cuda())
+    assert theta.device.type == "cuda" and torch.equal(theta, theta.T)
+    assert rel_error(theta.cpu(), reference) <= SYMMETRIC_EPS * torch.finfo(torch.float64).eps
+
+
 mlp_cases = st.fixed_dictionaries({
     "seed": st.integers(0, 2**16), "n": st.integers(2, 10), "d": st.integers(1, 6),
     "width": st.integers(1, 8), "depth": st.integers(1, 4), "init": st.sampled_from(models.INITS),
@@ -101,7 +168,7 @@ def random_problem(case):
 def test_kernel_is_symmetric_psd(case):
     model, x, _ = random_problem(case)
     theta = ntk.empirical_ntk(model, x)
-    assert torch.allclose(theta, theta.T, rtol=0, atol=1e-13 * theta.abs().max())
+    assert torch.equal(theta, theta.T)  # one triangle formed, mirrored: symmetric to the bit
     eigenvalues = ntk.spectrum(theta)
     assert eigenvalues[0] >= -1e-12 * eigenvalues[-1]
 

@@ -8,11 +8,13 @@ J_ij = d f(x_i) / d theta_j over ALL parameters. Three implementations of one qu
                     df/dW_l = s_l delta_l h_{l-1}^T,   df/db_l = delta_l,   so
                     Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1)    (* elementwise)
                 (the "structured derivatives" of Novak et al. 2022). Time O(n m^2 D + n^2 m D), all of
-                it in matrix products; memory O(n^2 + n m D).
+                it in matrix products; memory O(n^2 + n m D). Every n x n term is symmetric: only
+                upper triangles are formed (`_gram_upper`: BLAS syrk on the CPU, half the n^2 m D part;
+                torch row blocks on a GPU, (b - 1) / 2b less) and Theta is mirrored once.
     "jacobian"  any nn.Module without coupling between samples (no BatchNorm): per-sample Jacobian rows
-                by torch.func (vmap of jacrev), computed once and contracted as J J^T with one matrix
-                product. If J does not fit `memory_budget` bytes it is never held whole: Theta is
-                filled block by block, Theta_ab = J_a J_b^T for b >= a, with J_a held and J_b streamed.
+                by torch.func (vmap of jacrev), computed once and contracted as J J^T (one triangle).
+                If J does not fit `memory_budget` bytes it is never held whole: Theta is filled block
+                by block, Theta_ab = J_a J_b^T for b >= a, with J_a held and J_b streamed.
     "loop"      the plain reference: one autograd call per sample.
 
 Spectrum: `spectrum` (all eigenvalues, dense) and `extreme_eigenvalues` (lambda_min, lambda_max and the
@@ -27,6 +29,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.linalg import blas as scipy_blas
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
@@ -69,9 +72,20 @@ def is_structured_mlp(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def _ntk_mlp(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1), layer by layer from the readout down."""
+def _ntk_mlp(model: nn.Module, x: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
+    """Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1), layer by layer from the readout down.
+
+    Every n x n term is symmetric, so with `symmetric` only the upper triangles are formed (`_gram_upper`)
+    and Theta is mirrored once at the end; symmetric=False forms the full products (the reference).
+    """
     dtype = x.dtype
+    one = torch.ones((), dtype=dtype, device=x.device)
+
+    def gram(a: torch.Tensor, alpha: float | None = None) -> torch.Tensor:  # A A^T, or alpha A A^T + 1
+        if symmetric:
+            return _gram_upper(a) if alpha is None else _gram_upper(a, alpha).add_(1.0)
+        return a @ a.T if alpha is None else torch.addmm(one, a, a.T, alpha=alpha)
+
     layers = list(model.layers)
     scales = list(getattr(model, "scales", [1.0] * len(layers)))  # s_l: NTKMLP multiplies W_l by s_l
     weights = [layer.weight.to(dtype) * s if s != 1.0 else layer.weight.to(dtype)  # effective s_l W_l
@@ -80,18 +94,84 @@ def _ntk_mlp(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     hs = [x.flatten(1)]  # hs[l] = h_l, the input of layer l (0-based); memory n (d + m (D - 1))
     for weight, bias in zip(weights[:-1], biases[:-1]):
         hs.append(torch.relu(torch.addmm(bias, hs[-1], weight.T)))  # h_{l+1} = relu(W_l h_l + b_l)
-    one = torch.ones((), dtype=dtype, device=x.device)
-    theta = torch.addmm(one, hs[-1], hs[-1].T, alpha=scales[-1] ** 2)  # readout: delta = 1, so s^2 H H^T + 1
-    if len(layers) == 1:
-        return theta
-    delta = weights[-1] * (hs.pop() > 0)  # delta for the last hidden layer: w_D * relu'(z), n x m
+    theta = gram(hs[-1], scales[-1] ** 2)  # readout: delta = 1, so s^2 H H^T + 1
+    if len(layers) > 1:
+        delta = weights[-1] * (hs.pop() > 0)  # delta for the last hidden layer: w_D * relu'(z), n x m
     for index in range(len(layers) - 2, -1, -1):
-        gram_h = torch.addmm(one, hs[index], hs[index].T, alpha=scales[index] ** 2)  # s^2 H H^T + 1
-        theta.addcmul_(delta @ delta.T, gram_h)  # += (Delta Delta^T) * (s^2 H H^T + 1)
+        gram_h = gram(hs[index], scales[index] ** 2)  # s^2 H H^T + 1
+        theta.addcmul_(gram(delta), gram_h)  # += (Delta Delta^T) * (s^2 H H^T + 1)
         del gram_h
         if index > 0:
             delta = (delta @ weights[index]) * (hs.pop() > 0)  # delta_{l-1} = (delta_l W_l) * relu'(z_{l-1})
-    return theta
+    return _mirror_upper(theta) if symmetric else theta
+
+
+# Symmetric products: A A^T needs only one triangle, n^2 k multiply-adds instead of 2 n^2 k.
+SYRK_DTYPES = {torch.float32: "ssyrk", torch.float64: "dsyrk"}
+# With torch's OpenMP team (threads > 1), every syrk lets the team fall asleep and the next torch op waits
+# for it to wake (milliseconds on a loaded machine): syrk only for products that take far longer than that.
+SYRK_MIN_MACS = 2**27  # n^2 k multiply-adds: 512^3, ~10 ms on one core
+GRAM_BLOCK_ROWS = 256  # torch path: row blocks of at least this many rows (smaller GEMMs run far below peak)
+GRAM_MAX_BLOCKS = 8  # b blocks compute (b + 1) / 2b of the full product: 8 saves 44%, more saves little
+
+
+def _gram_upper(a: torch.Tensor, alpha: float = 1.0, use_blas: bool | None = None) -> torch.Tensor:
+    """alpha A A^T (n x n, on a's device, in a's dtype) on and above the diagonal; below it, finite filler.
+
+    use_blas True: BLAS syrk on zero-copy numpy views (CPU float32/float64), one triangle only, half the
+    FLOPs (OpenBLAS dsyrk ~2x torch.mm at 1024^3 float64). False: pure torch on a's device (what a GPU
+    runs), b row blocks, block i times the rows from block i on: (b + 1) / 2b of the FLOPs. None: syrk for
+    CPU float32/float64 when torch runs one thread or the product is large (SYRK_MIN_MACS), else torch.
+    """
+    n, k = a.shape
+    if use_blas is None:
+        use_blas = (a.device.type == "cpu" and a.dtype in SYRK_DTYPES
+                    and (torch.get_num_threads() == 1 or n * n * k >= SYRK_MIN_MACS))
+    if use_blas:
+        syrk = getattr(scipy_blas, SYRK_DTYPES[a.dtype])
+        _match_blas_threads()
+        # a (n x k, C order) is the Fortran k x n matrix A^T: trans=1 gives (A^T)^T A^T = A A^T, its lower
+        # triangle (Fortran), i.e. the upper triangle of the C-ordered transpose returned
+        c = syrk(alpha, a.detach().contiguous().numpy().T, trans=1, lower=1)
+        return torch.from_numpy(c.T)
+    blocks = max(1, min(GRAM_MAX_BLOCKS, n // GRAM_BLOCK_ROWS))
+    if blocks == 1:
+        out = a @ a.T
+    else:
+        out = torch.zeros(n, n, dtype=a.dtype, device=a.device)
+        edges = [n * i // blocks for i in range(blocks + 1)]
+        for start, stop in zip(edges[:-1], edges[1:]):
+            torch.mm(a[start:stop], a[start:].T, out=out[start:stop, start:])  # block i's rows, columns from i on
+    return out.mul_(alpha) if alpha != 1.0 else out
+
+
+def _mirror_upper(upper: torch.Tensor) -> torch.Tensor:
+    """The symmetric matrix whose upper triangle (diagonal included) is `upper`'s."""
+    full = upper.triu()
+    return full.add_(full.triu(1).T)
+
+
+def _gram(a: torch.Tensor) -> torch.Tensor:
+    """A A^T, exactly symmetric, from one triangle (`_gram_upper`)."""
+    return _mirror_upper(_gram_upper(a))
+
+
+_BLAS_THREADS: dict = {}
+
+
+def _match_blas_threads() -> None:
+    """The loaded OpenBLAS libraries (scipy's, numpy's) use as many threads as torch (one per DAG job)."""
+    want = torch.get_num_threads()
+    if _BLAS_THREADS.get("threads") == want:
+        return
+    try:
+        from threadpoolctl import ThreadpoolController  # scikit-learn's dependency
+        _BLAS_THREADS.setdefault("libraries", ThreadpoolController().select(internal_api="openblas").lib_controllers)
+    except ImportError:
+        _BLAS_THREADS.setdefault("libraries", [])
+    for library in _BLAS_THREADS["libraries"]:
+        library.set_num_threads(want)
+    _BLAS_THREADS["threads"] = want
 
 
 def _params_and_buffers(model: nn.Module, dtype: torch.dtype) -> tuple[dict, dict]:
@@ -126,15 +206,14 @@ def _ntk_jacobian(model: nn.Module, x: torch.Tensor, chunk_size: int, memory_bud
     row_bytes = sum(p.numel() for p in model.parameters()) * x.element_size()
     inner = max(1, min(chunk_size, memory_budget // (4 * row_bytes)))  # vmap chunk: at most 1/4 of the budget
     if n * row_bytes + inner * row_bytes <= memory_budget:
-        jacobian = per_sample_jacobian(model, x, inner)
-        return jacobian @ jacobian.T
+        return _gram(per_sample_jacobian(model, x, inner))  # one triangle: n^2 P multiply-adds
     # blocked: the held block J_a gets half the budget, the streamed block J_b a quarter
     outer = max(inner, memory_budget // (2 * row_bytes))
     theta = torch.empty(n, n, dtype=x.dtype, device=x.device)
     for a0 in range(0, n, outer):
         a1 = min(a0 + outer, n)
         block = per_sample_jacobian(model, x[a0:a1], inner)
-        theta[a0:a1, a0:a1] = block @ block.T
+        theta[a0:a1, a0:a1] = _gram(block)
         for b0 in range(a1, n, inner):
             b1 = min(b0 + inner, n)
             theta[a0:a1, b0:b1] = block @ per_sample_jacobian(model, x[b0:b1], inner).T
@@ -153,7 +232,7 @@ def _ntk_loop(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
                                for g, p in zip(grads, leaves.values())]))
     jacobian = torch.stack(rows)
-    return jacobian @ jacobian.T
+    return jacobian @ jacobian.T  # the full product: the reference for the one-triangle products
 
 
 def ntk_matvec(model: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.float64, chunk_size: int = 256):
