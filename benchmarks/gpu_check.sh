@@ -29,7 +29,7 @@ step() {  # step NAME LIMIT_S COMMAND...: run, log to $out/NAME.log, record its 
 }
 : > "$out/summary.txt"
 step device 30 bash -c "nvidia-smi; $py -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'"
-step cuda_tests 120 $py -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_batched.py -k cuda
+step cuda_tests 120 $py -m pytest -q -p no:cacheprovider tests/test_train.py tests/test_batched.py tests/test_ntk.py -k cuda
 step throughput 90 $py benchmarks/train_throughput.py --device cuda
 step batched_seeds 180 $py benchmarks/batched_seeds.py --device cuda --widths 512 1024 --n 2000 --data synthetic --steps 1000
 if [ -f gpu-run.json ]; then
