@@ -51,9 +51,9 @@ def test_a_shared_run_belongs_to_the_first_experiment_of_the_owner_order_whateve
 def test_only_owned_runs_are_trained_and_a_shared_one_is_read_from_its_owner(tiny):
     plan = Plan(tiny)
     assert "init=he+lr=0.01+lr_mode=fixed" not in plan.jobs["init"]  # E2's He condition is all E1's
-    assert plan.run_settings("width", "width=8+seed=0")["width"] == 8
-    with pytest.raises(PlanError, match="not a run this config trains"):
-        plan.run_settings("step", EXPLORED)
+    assert plan.job_runs("width", "width=8")["width=8+seed=0"]["width"] == 8
+    with pytest.raises(PlanError, match=re.escape("experiment 'step' has no training job 'lr=0.01+steps=150'")):
+        plan.job_runs("step", "lr=0.01+steps=150")  # its one run is E1's
     assert plan.source_of("step", EXPLORED) == ("width", "width=8+seed=0")
     assert plan.run_files("step", "results/train/{experiment}/{run}/manifest.json")[0] == \
         "results/train/width/width=8+seed=0/manifest.json"
@@ -71,6 +71,16 @@ def test_a_condition_partly_owned_elsewhere_gets_its_own_seed_group(tiny):
                                                               ("_1", (0, 2), ("lr=0.001+steps=300",))]
     assert groups[0].constraints == {"experiment": "step", "condition": re.escape("lr=0.01+steps=150")}
     assert Plan(tiny).seed_run_pattern("step", 2) == "{condition}+seed=2"
+
+
+def test_a_per_seed_job_is_one_run_with_its_resume_file_in_its_folder(tiny):
+    plan = Plan(tiny)
+    assert (plan.stepper("width"), plan.resume_file("width", "width=8")) == ("batched", "results/train/width/width=8.resume.pt")
+    tiny["training"]["seed_batching"] = "per_seed"
+    plan = Plan(tiny)
+    assert plan.stepper("width") == "per_seed" and list(plan.jobs["width"])[0] == "width=8+seed=0"
+    assert plan.job_runs("width", "width=8+seed=0") == {"width=8+seed=0": plan.runs["width"]["width=8+seed=0"]}
+    assert plan.resume_file("width", "width=8+seed=0") == "results/train/width/width=8+seed=0/resume.pt"
 
 
 def test_per_run_data_prepares_one_set_per_seed(tiny):

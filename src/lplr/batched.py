@@ -37,7 +37,7 @@ from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_co
 class StackedParameters:
     """The S seeds' parameters as rows of one [S, P] tensor; `views` shapes each parameter [S, *shape].
 
-    As in lplr.train.FlatParameters, every parameter's segment (and so every row) starts on a 64-byte
+    As in lplr.per_seed.FlatParameters, every parameter's segment (and so every row) starts on a 64-byte
     boundary, zero padding between them, which the gradients and updates keep at zero. The alignment is
     what makes a seed's bits independent of its row: MKL's small products (the readout's [1, m] gradient)
     take another summation order when their output is not aligned, which unpadded rows of odd length P are

@@ -115,13 +115,6 @@ class Plan:
         return {run: self.runs[experiment][run] for run, source in self.sources[experiment].items()
                 if source == (experiment, run)}
 
-    def run_settings(self, experiment: str, run: str) -> dict:
-        owned = self.owned(experiment) if experiment in self.sources else {}
-        if run not in owned:
-            raise PlanError(f"results/train/{experiment}/{run} is not a run this config trains (unknown, or shared "
-                            "with another experiment: see lplr.plan.run_sources).")
-        return owned[run]
-
     def source_of(self, experiment: str, run: str) -> tuple[str, str]:
         """(experiment, run) whose folders hold `run` of `experiment`; an unknown run is refused, naming the runs."""
         runs = self.sources.get(experiment)
@@ -136,18 +129,35 @@ class Plan:
                 if source != (experiment, run)}
 
     def job_runs(self, experiment: str, job: str) -> dict[str, dict]:
-        return {run: self.runs[experiment][run] for run in self.jobs[experiment][job]}
+        """{run: settings} of a job; a job the plan does not have (a run trained by another experiment) is refused."""
+        jobs = self.jobs.get(experiment, {})
+        if job not in jobs:
+            raise PlanError(f"experiment {experiment!r} has no training job {job!r} in this config (unknown, or its "
+                            f"runs are trained by another experiment: see lplr.plan.run_sources); its jobs: "
+                            f"{', '.join(map(repr, jobs)) or 'none'}.")
+        return {run: self.runs[experiment][run] for run in jobs[job]}
+
+    def stepper(self, experiment: str) -> str:
+        """The stepper of lplr.train that trains the experiment: "batched" or "per_seed"."""
+        return "batched" if experiment in self.batched else "per_seed"
+
+    def resume_file(self, experiment: str, job: str) -> str:
+        """A job's resume file, not an output (a rerun finds it): in a per-seed job's run folder, beside a batched
+        job's run folders (all its seeds at one step)."""
+        if experiment in self.batched:
+            return f"results/train/{experiment}/{job or 'seeds'}.resume.pt"
+        return f"results/train/{experiment}/{job}/resume.pt"
 
     def data_file(self, experiment: str, run: str) -> str:
         return f"results/data/{self.data_keys[experiment][run]}/data.pt"
 
     def job_data(self, experiment: str, job: str) -> dict[str, str]:
         """{run: prepared data file} of the job's runs."""
-        return {run: self.data_file(experiment, run) for run in self.jobs[experiment][job]}
+        return {run: self.data_file(experiment, run) for run in self.job_runs(experiment, job)}
 
     def job_paths(self, experiment: str, job: str, pattern: str) -> dict[str, str]:
         """{run: `pattern` formatted for it} over the job's runs: the declared paths its script reads or writes."""
-        return {run: pattern.format(experiment=experiment, run=run) for run in self.jobs[experiment][job]}
+        return {run: pattern.format(experiment=experiment, run=run) for run in self.job_runs(experiment, job)}
 
     def job_size(self, experiment: str, job: str) -> JobSize:
         run, settings = next(iter(self.job_runs(experiment, job).items()))

@@ -68,11 +68,11 @@ def job_of(wildcards):
 
 
 def job_runs(wildcards):
-    return PLAN.job_runs(wildcards.experiment, job_of(wildcards))
+    return planned(lambda: PLAN.job_runs(wildcards.experiment, job_of(wildcards)))
 
 
 def job_data(wildcards):
-    return PLAN.job_data(wildcards.experiment, job_of(wildcards))
+    return planned(lambda: PLAN.job_data(wildcards.experiment, job_of(wildcards)))
 
 
 def job_data_files(wildcards):
@@ -81,12 +81,15 @@ def job_data_files(wildcards):
 
 def job_paths(pattern):
     """An input function: {run: `pattern` for it} over the job's runs, declared to its script."""
-    return lambda wildcards: PLAN.job_paths(wildcards.experiment, job_of(wildcards), pattern)
+    return lambda wildcards: planned(lambda: PLAN.job_paths(wildcards.experiment, job_of(wildcards), pattern))
 
 
 def job_resume_file(wildcards):
-    """A batched job's resume file (all its seeds at one step); not an output, so a rerun finds it."""
-    return f"results/train/{wildcards.experiment}/{job_of(wildcards) or 'seeds'}.resume.pt"
+    return PLAN.resume_file(wildcards.experiment, job_of(wildcards))
+
+
+def job_stepper(wildcards):
+    return PLAN.stepper(wildcards.experiment)
 
 
 def batched_paths(experiment, seeds, pattern):
@@ -99,11 +102,6 @@ def batched_job_path(experiment, template):
     """A batched job's log or benchmark path (template "logs/train/{experiment}/{job}.log"), {job} its condition
     wildcard or "seeds" for one condition."""
     return template.replace("{job}", "{condition}" if condition_keys(config, experiment) else "seeds")
-
-
-def run_settings(wildcards):
-    """Settings of a run this experiment trains itself (a shared run is trained under its owner)."""
-    return planned(lambda: PLAN.run_settings(wildcards.experiment, wildcards.run))
 
 
 experiment_run_settings = lambda wildcards: PLAN.runs[wildcards.experiment]

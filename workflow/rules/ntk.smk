@@ -9,6 +9,10 @@ rule probe_ntk:
         spectrum="results/ntk/{experiment}/{run}/spectrum.csv",
         eigen="results/ntk/{experiment}/{run}/eigenvalues.npz",
     params:
+        data=job_data,
+        folders=job_paths("results/train/{experiment}/{run}"),
+        spectra=job_paths("results/ntk/{experiment}/{run}/spectrum.csv"),
+        eigen=job_paths("results/ntk/{experiment}/{run}/eigenvalues.npz"),
         probe_size=config["ntk"]["probe_size"],
         probe_seed=config["ntk"]["probe_seed"],
         audit_eps=config["ntk"]["audit_eps"],
@@ -28,7 +32,7 @@ rule probe_ntk:
     conda:
         ENV
     script:
-        "../scripts/probe_ntk.py"
+        "../scripts/probe.py"
 
 
 # Batched experiments: one probe job per condition, every seed on its own data set (lplr.probe.probe_runs).
@@ -69,4 +73,4 @@ for group in PLAN.batch_groups():
         conda:
             ENV
         script:
-            "../scripts/probe_batch.py"
+            "../scripts/probe.py"

@@ -1,4 +1,4 @@
-# Per-seed experiments: one job per run (lplr.train, the per-seed stepper).
+# Per-seed experiments: one job per run (lplr.train.train_job, the per-seed stepper).
 rule train:
     input:
         data=prepared_data,
@@ -7,7 +7,11 @@ rule train:
         manifest="results/train/{experiment}/{run}/manifest.json",
         checkpoints=probe_checkpoints("results/train/{experiment}/{run}/checkpoints"),
     params:
-        settings=run_settings,
+        runs=job_runs,
+        data=job_data,
+        folders=job_paths("results/train/{experiment}/{run}"),
+        resume=job_resume_file,
+        stepper=job_stepper,
         device=config["device"],
     log:
         "logs/train/{experiment}/{run}.log",
@@ -28,8 +32,8 @@ rule train:
         "../scripts/train.py"
 
 
-# Batched experiments: one job per condition trains all its seeds together (lplr.train, the batched stepper);
-# the files per run are the same as above.
+# Batched experiments: one job per condition trains all its seeds together (the batched stepper); the files
+# per run and the script are the same as above.
 for group in PLAN.batch_groups():
 
     rule:
@@ -46,6 +50,7 @@ for group in PLAN.batch_groups():
             data=job_data,
             folders=job_paths("results/train/{experiment}/{run}"),
             resume=job_resume_file,
+            stepper=job_stepper,
             device=config["device"],
         log:
             batched_job_path(group.experiment, "logs/train/{experiment}/{job}.log"),
@@ -63,4 +68,4 @@ for group in PLAN.batch_groups():
         conda:
             ENV
         script:
-            "../scripts/train_batch.py"
+            "../scripts/train.py"

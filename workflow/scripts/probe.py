@@ -1,4 +1,5 @@
-# Rules probe_<experiment>: the NTK probe of every seed of one condition in one process.
+# Rules probe_ntk and probe_<experiment>: the NTK probe of every run of one job (one run, or the seeds of one
+# condition) in one process, each from and to its declared paths.
 import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
