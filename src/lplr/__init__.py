@@ -31,6 +31,7 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     provenance  the commit and config hash stamped on figures, HTML and the paper
     bundle      results bundles: pack, verify, restore (restore mode: no training)
     formatting  how numbers are written (run ids, tables, the paper)
+    escape      config text into TeX, Markdown and HTML: printed, never interpreted
     io          atomic writes (outputs follow the umask), hashes, package versions
 """
 
