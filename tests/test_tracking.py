@@ -11,23 +11,10 @@ from lplr import ntk
 from lplr.models import build_model
 from lplr.probe import probe_indices
 from lplr.train import train_job, train_run
-from test_train import BASE, SGD, image_data, metrics
+from test_train import BASE, SGD, data_file, metrics, one_thread, write_data  # noqa: F401 (the fixtures)
 
 CNN = dict(SGD, arch="cnn", width=4, depth=2, momentum=0.0)
 COLUMNS = ["lambda_min_tracked", "mu_tracked"]
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    return image_data(tmp_path / "data")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield 1
-    torch.set_num_threads(before)
 
 
 def float64_spectrum(folder, settings, step, x):
@@ -88,3 +75,20 @@ def test_off_by_default_without_the_columns(tmp_path, data_file):
         assert "lambda_min_tracking" not in manifest
     with pytest.raises(ValueError, match="lambda_min_every"):
         train_run({**BASE, "lambda_min_every": -1}, data_file, tmp_path / "bad", device="cpu")
+
+
+def test_a_diverging_seed_is_tracked_to_its_divergence(tmp_path, data_file):
+    """Images scaled by 30 blow up a fixed eta (tests/test_batched.py): the kernel goes non-finite within the
+    block before the driver stops the seed, and the tracking gives NaN there instead of failing the job."""
+    tensors = torch.load(data_file)
+    loud = write_data(tmp_path / "loud", 30 * tensors["x_train"], tensors["y_train"], 30 * tensors["x_test"],
+                      tensors["y_test"])
+    settings = {**BASE, "lr_mode": "fixed", "lr": 0.5, "steps": 60, "lambda_min_every": 1}
+    runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 2)}  # they diverge at steps 2 and 4 (seed 1 does not)
+    for stepper in ("per_seed", "batched"):
+        manifests = train_job(runs, {r: loud for r in runs}, {r: tmp_path / stepper / r for r in runs},
+                              tmp_path / f"{stepper}.pt", stepper=stepper, device="cpu")
+        for run, manifest in manifests.items():
+            m = metrics(tmp_path / stepper / run)
+            assert manifest["status"] == "diverged" and m["step"].iloc[-1] == manifest["diverged_step"]
+            assert np.isfinite(m["lambda_min_tracked"].iloc[0])

@@ -104,10 +104,15 @@ def update(params, grads, velocity, lr: float, momentum: float) -> None:
 
 @torch.no_grad()
 def tracked_lambda_min(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """lambda_min(Theta(x)) in float32, a 0-d tensor on x's device (no host sync): the n x n kernel by
-    lplr.ntk.empirical_ntk, then the dense symmetric solver (O(n^3), ~ms at n = 256). Float32 resolves
-    lambda_min to ~eps_32 * lambda_max: enough to track it; the float64 probe stays the audited value."""
-    return torch.linalg.eigvalsh(ntk.empirical_ntk(model, x, dtype=torch.float32))[0]
+    """lambda_min(Theta(x)) in float32, a 0-d tensor on x's device: the n x n kernel by lplr.ntk.empirical_ntk,
+    then the dense symmetric solver (O(n^3), ~4 ms at n = 256 on one CPU core; on a GPU its error check is
+    one host sync). Float32 resolves lambda_min to ~eps_32 * lambda_max: enough to track it; the float64
+    probe stays the audited value. A non-finite kernel (a seed diverging within its block, found at the
+    block's end) gives NaN: the solver would fail to converge on it and stop the job."""
+    theta = ntk.empirical_ntk(model, x, dtype=torch.float32)
+    finite = torch.isfinite(theta).all()
+    smallest = torch.linalg.eigvalsh(torch.where(finite, theta, 0.0))[0]
+    return torch.where(finite, smallest, math.nan)
 
 
 @torch.no_grad()

@@ -203,7 +203,7 @@ class _Loop:
                     row[j, 4] = top * (engine.lrs[j] / self.n)
             if tracked(s, self.steps, self.min_every):
                 for j in self._live():
-                    row[j, 5] = engine.lambda_min(j, self.min_points)  # a device tensor: no host sync
+                    row[j, 5] = engine.lambda_min(j, self.min_points)  # a device tensor, written on the device
         if s in self.ckpt_steps:  # rare (log-spaced): host syncs here are fine
             for j, metrics in engine.test_rows().items():
                 self.test_rows[j][s] = metrics
