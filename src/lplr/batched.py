@@ -3,8 +3,9 @@ seeds, one batched forward and backward per step.
 
 Seed s of the job has exactly the per-seed stepper's dynamics and diagnostics (lplr.per_seed): its own
 theta_0 (torch.manual_seed(s), CPU), its own eta (calibrated on its own Theta_0), its own SGD batch
-stream, its own full-batch L, G, drift, tracked sharpness and lambda_min (on its own copy of the model, so its bits
-are the per-seed stepper's). The S seeds' parameters live as rows of one [S, P] tensor; a step is
+stream, its own full-batch L, G, drift, tracked sharpness and tracked lambda_min (on its own copy of the
+model, so its bits are the per-seed stepper's). The S seeds' parameters live as rows of one [S, P] tensor;
+a step is
     (L_s, g_s)_s = vmap(grad_and_value(L))(theta, x, y)        one batched forward and backward
     v_s = momentum v_s + g_s,   theta_s -= eta_s v_s           one kernel over [S, P] each
 The batched forward and backward has two implementations behind `method` (STEP_METHODS), tested against

@@ -95,8 +95,8 @@ def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, ro
 
 def write_manifest(out_dir: Path, settings: dict, job: dict, seed: dict) -> dict:
     """manifest.json of one seed's run. job: {device, n_train, param_count, opt, resumed_from_step, wall_time_s,
-    mode, job_seeds, lambda_min_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm, diverged_step, checkpoint_steps, level_steps,
-    data_sha256}."""
+    mode, job_seeds, lambda_min_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm, diverged_step,
+    checkpoint_steps, level_steps, data_sha256}."""
     opt, n, saved = job["opt"], job["n_train"], seed["checkpoint_steps"]
     manifest = {
         "status": "completed" if seed["diverged_step"] is None else "diverged",

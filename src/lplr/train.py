@@ -24,7 +24,9 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
                   seeded subset; all n when no `probe` is given) and mu = lambda_min / |S|, every `lambda_min_every`
                   steps and at t = T (NaN between; sgd: at those of the evaluated steps). Float32: the kernel
                   by ntk.empirical_ntk and a dense eigvalsh, resolving lambda_min to ~1e-7 lambda_max, so LPLR
-                  exits (lambda_min -> 0) are timed to the cadence; the float64 probe stays the audited value.
+                  exits (lambda_min_t / lambda_min_0 below fit.lplr_exit_fraction) are timed to the cadence; the
+                  float64 probe stays the audited value. On a GPU, eigvalsh's error check is one host sync per
+                  tracked step; a non-finite kernel (a seed diverging inside its block) gives NaN.
 Metrics are buffered on the device ([block, rows, runfolder.BUFFER_COLUMNS]) and copied to the host once per block of `metrics_block`
 steps, so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps (the
 job's, the same for all its seeds).
