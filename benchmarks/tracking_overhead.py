@@ -1,13 +1,14 @@
-"""What tracking the sharpness and catching the loss-level checkpoints costs a training run.
+"""What tracking the sharpness or lambda_min and catching the loss-level checkpoints costs a training run.
 
     python benchmarks/tracking_overhead.py [--widths 64 256] [--steps 600] [--rounds 3] [--device cpu|cuda]
 
 For each width it trains the default E1 run (5-layer MLP, n = 256 embedded MNIST pixels, eta = 0.01) with
-lplr.train.train_run in three variants, interleaved round by round in one process, and prints the median
+lplr.train.train_run in four variants, interleaved round by round in one process, and prints the median
 over rounds of each variant's wall time over the baseline's (the same run with neither):
     baseline    sharpness_every = 0, no loss_checkpoints
     sharpness   sharpness_every = 20, 10 power iterations (the default config)
     tracking    sharpness as above, and loss_checkpoints [0.1, 0.01, 0.001] (the default config)
+    lambda_min  lambda_min_every = 20 alone: the float32 n x n kernel and its eigvalsh every 20 steps
 Ratios, not times: other work may share the machine (the load average is printed). Threads: 1.
 """
 
@@ -25,7 +26,8 @@ from lplr.train import train_run
 
 VARIANTS = {"baseline": {"sharpness_every": 0, "loss_checkpoints": []},
             "sharpness": {"sharpness_every": 20, "sharpness_iterations": 10, "loss_checkpoints": []},
-            "tracking": {"sharpness_every": 20, "sharpness_iterations": 10, "loss_checkpoints": [0.1, 0.01, 0.001]}}
+            "tracking": {"sharpness_every": 20, "sharpness_iterations": 10, "loss_checkpoints": [0.1, 0.01, 0.001]},
+            "lambda_min": {"sharpness_every": 0, "lambda_min_every": 20, "loss_checkpoints": []}}
 
 
 def main() -> None:
@@ -43,7 +45,7 @@ def main() -> None:
                     lr=0.01, steps=args.steps, checkpoints=12, metrics_block=256, resume_every=10**9,
                     precision="float32", seed=0)
         print(f"load average {os.getloadavg()[0]:.1f}; {args.steps} steps, 1 thread, device {args.device}")
-        print(f"{'width':>6} {'baseline s':>11} {'sharpness / baseline':>22} {'tracking / baseline':>20}")
+        print(f"{'width':>6} {'baseline s':>11}" + "".join(f" {name + ' / baseline':>22}" for name in list(VARIANTS)[1:]))
         for width in args.widths:
             times = {name: [] for name in VARIANTS}
             for round_ in range(args.rounds):
@@ -53,8 +55,8 @@ def main() -> None:
                     train_run({**base, **extra, "width": width}, data / "data.pt", out, device=args.device, threads=1)
                     times[name].append(time.perf_counter() - start)
             ratio = {name: statistics.median(t / b for t, b in zip(times[name], times["baseline"])) for name in VARIANTS}
-            print(f"{width:>6} {statistics.median(times['baseline']):>11.2f} {ratio['sharpness']:>22.3f} "
-                  f"{ratio['tracking']:>20.3f}")
+            print(f"{width:>6} {statistics.median(times['baseline']):>11.2f}"
+                  + "".join(f" {ratio[name]:>22.3f}" for name in list(VARIANTS)[1:]))
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def assert_same_checkpoints(a, b, steps):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_seed_gives_the_same_bits_alone_and_with_other_seeds(tmp_path, data_file, kind):
-    settings = {**BASE, **KINDS[kind], "sharpness_every": 5, "loss_checkpoints": [0.5, 0.2]}
+    settings = {**BASE, **KINDS[kind], "sharpness_every": 5, "lambda_min_every": 5, "loss_checkpoints": [0.5, 0.2]}
     alone = job(settings, [1], data_file, tmp_path, "alone")["seed=1"]
     shared = job(settings, [0, 1, 2], data_file, tmp_path, "shared")
     assert_same_metrics(metrics(tmp_path / "alone/seed=1"), metrics(tmp_path / "shared/seed=1"))

@@ -18,6 +18,7 @@ def test_default_config_is_valid(default_config, schema):
         (lambda c: c["experiments"]["width"]["vary"].__setitem__("width", [16, -8]), "experiments.width.vary.width[1]"),
         (lambda c: c["training"].__setitem__("steps", "many"), "training.steps"),
         (lambda c: c["training"].__setitem__("init", "xavier"), "training.init"),
+        (lambda c: c["training"].__setitem__("lambda_min_every", -20), "training.lambda_min_every"),
         (lambda c: c["data"].__setitem__("dataset", "svhn"), "data.dataset"),
         (lambda c: c["data"].__setitem__("classes", [0, 11]), "data.classes[1]"),
         (lambda c: c["fit"].__setitem__("confidence", 1.5), "fit.confidence"),

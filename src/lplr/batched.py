@@ -3,8 +3,9 @@ seeds, one batched forward and backward per step.
 
 Seed s of the job has exactly the per-seed stepper's dynamics and diagnostics (lplr.per_seed): its own
 theta_0 (torch.manual_seed(s), CPU), its own eta (calibrated on its own Theta_0), its own SGD batch
-stream, its own full-batch L, G, drift and tracked sharpness (on its own copy of the model, so its bits
-are the per-seed stepper's). The S seeds' parameters live as rows of one [S, P] tensor; a step is
+stream, its own full-batch L, G, drift, tracked sharpness and tracked lambda_min (on its own copy of the
+model, so its bits are the per-seed stepper's). The S seeds' parameters live as rows of one [S, P] tensor;
+a step is
     (L_s, g_s)_s = vmap(grad_and_value(L))(theta, x, y)        one batched forward and backward
     v_s = momentum v_s + g_s,   theta_s -= eta_s v_s           one kernel over [S, P] each
 The batched forward and backward has two implementations behind `method` (STEP_METHODS), tested against
@@ -30,7 +31,7 @@ import torch
 from torch.func import functional_call, grad_and_value, vmap
 
 from lplr import models, ntk
-from lplr.per_seed import aligned_offsets, test_metrics
+from lplr.per_seed import aligned_offsets, test_metrics, tracked_lambda_min
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
 
@@ -245,11 +246,19 @@ class StackedStepper:
                 row[:, 3] = loss
         self.levels.observe(step, loss, self.stack.flat)
 
-    def top_eigenpair(self, j: int, vector, iterations: int):
-        """Warm-started power iteration on seed j's NTK, on a copy into its own model (own aligned storage)."""
+    def seed_model(self, j: int) -> torch.nn.Module:
+        """Seed j's own model holding a copy of its row (own aligned storage): its kernels see only its bits."""
         with torch.no_grad():
             torch._foreach_copy_(list(self.models[j].parameters()), [view[j] for view in self.stack.views.values()])
-        return ntk.top_eigenpair(self.models[j], self.x[j], vector, iterations)
+        return self.models[j]
+
+    def top_eigenpair(self, j: int, vector, iterations: int):
+        """Warm-started power iteration on seed j's NTK (lplr.ntk.top_eigenpair) on its own model."""
+        return ntk.top_eigenpair(self.seed_model(j), self.x[j], vector, iterations)
+
+    def lambda_min(self, j: int, points: torch.Tensor | None) -> torch.Tensor:
+        """Seed j's float32 lambda_min(Theta_t) on its training points `points` (None: all of them)."""
+        return tracked_lambda_min(self.seed_model(j), self.x[j] if points is None else self.x[j][points])
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

@@ -103,6 +103,19 @@ def update(params, grads, velocity, lr: float, momentum: float) -> None:
 
 
 @torch.no_grad()
+def tracked_lambda_min(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """lambda_min(Theta(x)) in float32, a 0-d tensor on x's device: the n x n kernel by lplr.ntk.empirical_ntk,
+    then the dense symmetric solver (O(n^3), ~4 ms at n = 256 on one CPU core; on a GPU its error check is
+    one host sync). Float32 resolves lambda_min to ~eps_32 * lambda_max: enough to track it; the float64
+    probe stays the audited value. A non-finite kernel (a seed diverging within its block, found at the
+    block's end) gives NaN: the solver would fail to converge on it and stop the job."""
+    theta = ntk.empirical_ntk(model, x, dtype=torch.float32)
+    finite = torch.isfinite(theta).all()
+    smallest = torch.linalg.eigvalsh(torch.where(finite, theta, 0.0))[0]
+    return torch.where(finite, smallest, math.nan)
+
+
+@torch.no_grad()
 def test_metrics(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(test loss (1/2n) sum (f - y)^2, accuracy: the share with sign(f) = y) of outputs `out`."""
     return float(0.5 * (out - y).pow(2).mean()), float((torch.sign(out) == y).double().mean())
@@ -157,6 +170,11 @@ class PerSeedStepper:
     def top_eigenpair(self, j: int, vector, iterations: int):
         """Warm-started power iteration on seed j's NTK (lplr.ntk.top_eigenpair): (lambda_max, vector)."""
         return ntk.top_eigenpair(self.seeds[j].model, self.seeds[j].x, vector, iterations)
+
+    def lambda_min(self, j: int, points: torch.Tensor | None) -> torch.Tensor:
+        """Seed j's float32 lambda_min(Theta_t) on its training points `points` (None: all of them)."""
+        seed = self.seeds[j]
+        return tracked_lambda_min(seed.model, seed.x if points is None else seed.x[points])
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

@@ -22,8 +22,10 @@ from lplr.io import git_commit, package_versions, torch_save, write_csv, write_j
 
 METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_time", "test_loss", "test_accuracy",
                   "batch_loss", "epoch", "sharpness"]
+# written after METRIC_COLUMNS only when training.lambda_min_every > 0 (runs without it keep their bytes)
+LAMBDA_MIN_COLUMNS = ["lambda_min_tracked", "mu_tracked"]
 # a seed's row of the device buffer, one per visited step; block_rows turns it into metrics.csv's columns
-BUFFER_COLUMNS = ("loss", "grad_norm_sq", "drift_sq", "batch_loss", "sharpness")
+BUFFER_COLUMNS = ("loss", "grad_norm_sq", "drift_sq", "batch_loss", "sharpness", "lambda_min")
 STAGING = "checkpoints.partial"
 RESUME_FORMAT = "lplr-resume-2"  # tensors + JSON; version 1 was a pickle and is refused
 
@@ -51,31 +53,38 @@ def save_checkpoint(staging: Path, step: int, state: dict[str, torch.Tensor]) ->
 
 
 def block_rows(values: np.ndarray, steps: np.ndarray, step_time: float, theta0_norm: float,
-               epochs_per_step: float) -> np.ndarray:
-    """metrics.csv rows (without the test columns) of one seed's block of [L, G, drift^2, batch loss, sharpness]."""
+               epochs_per_step: float, tracked_points: int | None = None) -> np.ndarray:
+    """metrics.csv rows (without the test columns) of one seed's block of BUFFER_COLUMNS; with tracked_points
+    = |S| (lambda_min tracked on S) also LAMBDA_MIN_COLUMNS: lambda_min and mu = lambda_min / |S|."""
     drift = np.sqrt(values[:, 2])
-    return np.column_stack([steps, values[:, 0], values[:, 1], drift, drift / theta0_norm,
-                            np.full(len(values), step_time), values[:, 3], steps * epochs_per_step, values[:, 4]])
+    columns = [steps, values[:, 0], values[:, 1], drift, drift / theta0_norm, np.full(len(values), step_time),
+               values[:, 3], steps * epochs_per_step, values[:, 4]]
+    if tracked_points is not None:
+        columns += [values[:, 5], values[:, 5] / tracked_points]
+    return np.column_stack(columns)
 
 
-def metrics_frame(rows: np.ndarray, test_rows: dict) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if not c.startswith("test_")])
+def metrics_frame(rows: np.ndarray, test_rows: dict, lambda_min: bool = False) -> pd.DataFrame:
+    """metrics.csv: METRIC_COLUMNS, then LAMBDA_MIN_COLUMNS with `lambda_min` (rows from block_rows with |S|)."""
+    extra = LAMBDA_MIN_COLUMNS if lambda_min else []
+    frame = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if not c.startswith("test_")] + extra)
     frame["step"] = frame["step"].astype(int)
     frame["test_loss"] = frame["step"].map({s: v[0] for s, v in test_rows.items()})
     frame["test_accuracy"] = frame["step"].map({s: v[1] for s, v in test_rows.items()})
-    return frame[METRIC_COLUMNS]
+    return frame[METRIC_COLUMNS + extra]
 
 
-def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, rows: list, test_rows: dict) -> list[int]:
-    """Write metrics.csv and move the staged checkpoints to checkpoints/; return the checkpoint steps kept
-    (a diverged run keeps only those before the blow-up)."""
+def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, rows: list, test_rows: dict,
+                   lambda_min: bool = False) -> list[int]:
+    """Write metrics.csv (with LAMBDA_MIN_COLUMNS when `lambda_min`) and move the staged checkpoints to
+    checkpoints/; return the checkpoint steps kept (a diverged run keeps only those before the blow-up)."""
     staging = out_dir / STAGING
     last_step = steps if diverged_step is None else diverged_step
     saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
     for path in staging.glob("step_*.pt"):
         if int(path.stem.split("_")[1]) not in saved_steps:
             path.unlink()
-    metrics = metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step})
+    metrics = metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step}, lambda_min)
     write_csv(metrics, out_dir / "metrics.csv")
     final_dir = out_dir / "checkpoints"
     shutil.rmtree(final_dir, ignore_errors=True)
@@ -86,8 +95,8 @@ def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, ro
 
 def write_manifest(out_dir: Path, settings: dict, job: dict, seed: dict) -> dict:
     """manifest.json of one seed's run. job: {device, n_train, param_count, opt, resumed_from_step, wall_time_s,
-    mode, job_seeds}; seed: {lr, lambda_max_0, theta0_norm, diverged_step, checkpoint_steps, level_steps,
-    data_sha256}."""
+    mode, job_seeds, lambda_min_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm, diverged_step,
+    checkpoint_steps, level_steps, data_sha256}."""
     opt, n, saved = job["opt"], job["n_train"], seed["checkpoint_steps"]
     manifest = {
         "status": "completed" if seed["diverged_step"] is None else "diverged",
@@ -115,6 +124,8 @@ def write_manifest(out_dir: Path, settings: dict, job: dict, seed: dict) -> dict
         "versions": package_versions(),
         "git_commit": git_commit(Path(__file__).parent),
     }
+    if job.get("lambda_min_tracking"):  # only when tracked: other runs' manifests keep their keys
+        manifest["lambda_min_tracking"] = job["lambda_min_tracking"]
     write_json(out_dir / "manifest.json", manifest)
     return manifest
 

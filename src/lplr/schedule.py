@@ -1,5 +1,5 @@
 """What a training run does when: the step size, the optimiser's settings, the SGD batch order, the
-checkpoint and sharpness schedules, and the loss-level checkpoints. Shared by both steppers
+checkpoint, sharpness and lambda_min schedules, and the loss-level checkpoints. Shared by both steppers
 (lplr.per_seed, lplr.batched) and the driver (lplr.train); no kernels here.
 
 The update (heavy ball; momentum 0 is plain (S)GD; torch.optim.SGD's rule with dampening 0):
@@ -46,8 +46,16 @@ def sharpness_steps(settings: dict) -> tuple[int, int]:
     return every, iterations
 
 
+def lambda_min_every(settings: dict) -> int:
+    """Cadence of the lambda_min(Theta_t) tracking (training.lambda_min_every); 0 = off."""
+    every = int(settings.get("lambda_min_every", 0))
+    if every < 0:
+        raise ValueError(f"training.lambda_min_every = {every} must be >= 0 (0 = off)")
+    return every
+
+
 def tracked(step: int, steps: int, every: int) -> bool:
-    """Whether the sharpness is measured at `step` (every `every` steps and at the last one)."""
+    """Whether a tracked quantity is measured at `step` (every `every` steps and at the last one)."""
     return every > 0 and (step % every == 0 or step == steps)
 
 

@@ -19,6 +19,14 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
                   from the previous eigenvector (ntk.top_eigenpair), a lower bound accurate to ~1e-6 on ReLU
                   kernels. The theorem's step condition eta <= 1/L reads sharpness <= 1 (L ~ lambda_max(Theta)/n
                   near interpolation); GD on a quadratic is stable below 2.
+    lambda_min_tracked, mu_tracked   only with `lambda_min_every` > 0: lambda_min(Theta_t) of the empirical NTK
+                  on the probe set S (lplr.probe.probe_indices: all n points when n <= ntk.probe_size, else its
+                  seeded subset; all n when no `probe` is given) and mu = lambda_min / |S|, every `lambda_min_every`
+                  steps and at t = T (NaN between; sgd: at those of the evaluated steps). Float32: the kernel
+                  by ntk.empirical_ntk and a dense eigvalsh, resolving lambda_min to ~1e-7 lambda_max, so LPLR
+                  exits (lambda_min_t / lambda_min_0 below fit.lplr_exit_fraction) are timed to the cadence; the
+                  float64 probe stays the audited value. On a GPU, eigvalsh's error check is one host sync per
+                  tracked step; a non-finite kernel (a seed diverging inside its block) gives NaN.
 Metrics are buffered on the device ([block, rows, runfolder.BUFFER_COLUMNS]) and copied to the host once per block of `metrics_block`
 steps, so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps (the
 job's, the same for all its seeds).
@@ -47,7 +55,9 @@ from lplr.data import load_prepared
 from lplr.devices import configure_torch, resolve_device
 from lplr.io import read_json, settings_hash
 from lplr.per_seed import PerSeedStepper
-from lplr.schedule import DTYPES, checkpoint_steps, host_copy, optimizer_settings, sharpness_steps, tracked
+from lplr.probe import probe_indices
+from lplr.schedule import (DTYPES, checkpoint_steps, host_copy, lambda_min_every, optimizer_settings, sharpness_steps,
+                           tracked)
 
 STEPPERS = {"per_seed": PerSeedStepper, "batched": StackedStepper}
 SEED_KEYS = ("seed",)
@@ -77,10 +87,11 @@ def train_batch(runs: dict[str, dict], data_files: dict, out_dirs: dict, resume_
 
 def train_job(runs: dict[str, dict], data_files: dict, out_dirs: dict, resume_file: str | Path,
               stepper: str = "batched", device: str = "auto", threads: int | None = None,
-              method: str = "auto") -> dict[str, dict]:
+              method: str = "auto", probe: dict | None = None) -> dict[str, dict]:
     """Train the runs {run id: settings} of one condition together; run r goes to out_dirs[r] (metrics.csv,
     manifest.json, checkpoints/) on its data set data_files[r]. Returns {run id: manifest}. Resumes from
-    `resume_file` when it holds this job's state."""
+    `resume_file` when it holds this job's state. probe: the config's `ntk` block ({probe_size, probe_seed}),
+    whose probe set the lambda_min tracking uses (None: the whole training set)."""
     if stepper not in STEPPERS:
         raise ValueError(f"unknown stepper {stepper!r}; use one of {sorted(STEPPERS)} (config key "
                          "'training.seed_batching')")
@@ -99,9 +110,11 @@ def train_job(runs: dict[str, dict], data_files: dict, out_dirs: dict, resume_fi
     opt = optimizer_settings(condition, n)
     engine = STEPPERS[stepper]([runs[r] for r in run_ids], [sets[f] for f in files], opt, method)
     data_shas = [read_json(Path(f).with_name("manifest.json"))["sha256"] for f in files]
-    key = settings_hash({"runs": runs, "data": data_shas, "mode": engine.mode, **engine.layout})
+    points = _tracked_points(condition, n, probe, device)
+    tracking = {} if points is None else {"lambda_min_points": points.tolist()}  # off: the key of before
+    key = settings_hash({"runs": runs, "data": data_shas, "mode": engine.mode, **engine.layout, **tracking})
     out_dirs = {r: Path(out_dirs[r]) for r in run_ids}
-    loop = _Loop(condition, engine, opt, n, [out_dirs[r] for r in run_ids])
+    loop = _Loop(condition, engine, opt, n, [out_dirs[r] for r in run_ids], points)
     resume_file = Path(resume_file)
     state = runfolder.load_resume(resume_file, key)
     loop.restore(state)
@@ -110,7 +123,7 @@ def train_job(runs: dict[str, dict], data_files: dict, out_dirs: dict, resume_fi
     job = {"device": str(device), "n_train": n, "param_count": engine.param_count, "opt": opt,
            "resumed_from_step": state["step"] if state is not None else None,
            "wall_time_s": time.perf_counter() - started, "mode": engine.mode,
-           "job_seeds": [runs[r]["seed"] for r in run_ids]}
+           "job_seeds": [runs[r]["seed"] for r in run_ids], "lambda_min_tracking": loop.tracking_manifest(probe)}
     manifests = {r: loop.finish(j, runs[r], job, data_shas[j]) for j, r in enumerate(run_ids)}
     resume_file.unlink(missing_ok=True)
     return manifests
@@ -119,11 +132,14 @@ def train_job(runs: dict[str, dict], data_files: dict, out_dirs: dict, resume_fi
 class _Loop:
     """The block loop of one job: the diagnostics schedule, checkpoints, divergence, resume state."""
 
-    def __init__(self, condition: dict, engine, opt: dict, n: int, out_dirs: list[Path]):
+    def __init__(self, condition: dict, engine, opt: dict, n: int, out_dirs: list[Path], points: torch.Tensor | None):
         self.engine, self.opt, self.n, self.out_dirs = engine, opt, n, out_dirs
         self.steps, self.block, self.resume_every = condition["steps"], condition["metrics_block"], condition["resume_every"]
         self.ckpt_steps = set(checkpoint_steps(self.steps, condition["checkpoints"]))
         self.sharp_every, self.sharp_iterations = sharpness_steps(condition)
+        # lambda_min tracking: on the points `points` (device indices; None: all n, or off when every = 0)
+        self.min_every, self.min_points = lambda_min_every(condition), points
+        self.min_count = None if not self.min_every else n if points is None else len(points)  # |S|, None = off
         count = engine.count
         self.start, self.rows, self.test_rows = 0, [[] for _ in range(count)], [{} for _ in range(count)]
         self.diverged, self.top_vectors = [None] * count, [None] * count  # the power iterations' warm starts
@@ -184,14 +200,27 @@ class _Loop:
         if self.evaluated(s):
             engine.evaluate(row, s)
             if tracked(s, self.steps, self.sharp_every):  # sgd: at full-batch evaluations only
-                for j in range(engine.count):
-                    if self.diverged[j] is None:
-                        top, self.top_vectors[j] = engine.top_eigenpair(j, self.top_vectors[j], self.sharp_iterations)
-                        row[j, 4] = top * (engine.lrs[j] / self.n)
+                for j in self._live():
+                    top, self.top_vectors[j] = engine.top_eigenpair(j, self.top_vectors[j], self.sharp_iterations)
+                    row[j, 4] = top * (engine.lrs[j] / self.n)
+            if tracked(s, self.steps, self.min_every):
+                for j in self._live():
+                    row[j, 5] = engine.lambda_min(j, self.min_points)  # a device tensor, written on the device
         if s in self.ckpt_steps:  # rare (log-spaced): host syncs here are fine
             for j, metrics in engine.test_rows().items():
                 self.test_rows[j][s] = metrics
                 runfolder.save_checkpoint(self.stagings[j], s, engine.checkpoint(j))
+
+    def _live(self) -> list[int]:
+        return [j for j in range(self.engine.count) if self.diverged[j] is None]
+
+    def tracking_manifest(self, probe: dict | None) -> dict | None:
+        """The manifest's record of the lambda_min tracking (None when off)."""
+        if self.min_count is None:
+            return None
+        return {"every": self.min_every, "points": self.min_count, "dtype": "float32",
+                "probe_size": None if probe is None else probe["probe_size"],
+                "probe_seed": None if probe is None else probe.get("probe_seed", 0)}
 
     def _record(self, values: np.ndarray, block_steps: np.ndarray, step_time: float) -> None:
         """Each live seed's rows of the block; a non-finite loss (full or batch) stops the seed at that step."""
@@ -207,7 +236,8 @@ class _Loop:
                 seed_keep &= block_steps <= self.diverged[j]
                 self.engine.stop(j)
             self.rows[j].append(runfolder.block_rows(values[seed_keep, j], block_steps[seed_keep], step_time,
-                                                     self.engine.theta0_norms[j], self.opt["batch_size"] / self.n))
+                                                     self.engine.theta0_norms[j], self.opt["batch_size"] / self.n,
+                                                     self.min_count))
 
     def finish(self, j: int, settings: dict, job: dict, data_sha: str) -> dict:
         """Seed j's loss-level checkpoints, metrics.csv, checkpoints/ and manifest.json."""
@@ -216,11 +246,20 @@ class _Loop:
             if step not in self.ckpt_steps and (diverged is None or step < diverged):
                 runfolder.save_checkpoint(self.stagings[j], step, self.engine.level_checkpoint(j, level))
         saved = runfolder.finish_outputs(out_dir, self.steps, self.ckpt_steps | set(level_steps.values()), diverged,
-                                         self.rows[j], self.test_rows[j])
+                                         self.rows[j], self.test_rows[j], lambda_min=self.min_count is not None)
         return runfolder.write_manifest(out_dir, settings, job, {
             "lr": self.engine.lrs[j], "lambda_max_0": self.engine.lambda_max0[j],
             "theta0_norm": self.engine.theta0_norms[j], "diverged_step": diverged, "checkpoint_steps": saved,
             "level_steps": level_steps, "data_sha256": data_sha})
+
+
+def _tracked_points(condition: dict, n: int, probe: dict | None, device) -> torch.Tensor | None:
+    """The lambda_min tracking's points as device indices: the probe set S when it is a proper subset of the n
+    training points, else None (all of them; also when the tracking is off)."""
+    if not lambda_min_every(condition) or probe is None:
+        return None
+    subset = probe_indices(n, probe["probe_size"], probe.get("probe_seed", 0))
+    return None if len(subset) == n else torch.as_tensor(subset, device=device)
 
 
 def _same_condition(runs: dict[str, dict]) -> dict:
