@@ -22,6 +22,7 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     fit         curve maths: L* estimators, linear-regime windows, rates, PL slopes
     rates       rates along training against what the kernel predicts
     analysis    the analysis stage: every statistic of an experiment into tables (rule fit_experiment)
+    beyond      per-run statistics of the checks the paper leaves open: noise, Hessian, LPLR lifetime
     stats       across-seed summaries; the registry of statistics and their scales
     claims      the claims ledger: each claim tested by a rule fixed before the runs
     expressions  claim conditions in config: a small grammar, parsed and walked, never executed

@@ -1,0 +1,79 @@
+"""Per-run statistics of the checks the paper leaves open (issue 23): mini-batch noise, the Hessian beside the
+NTK, and how long a run stays in its locally PL region. Each reads what training and the probe already wrote.
+
+    noise (spectrum.csv, lplr.noise)   b_noise_0, b_noise_final: tr(Sigma) / |grad L|^2 at the first and last probe;
+                                       for SGD runs critical_batch_0 = s B_noise n / ((2 - s)(n - 1) + s B_noise) and
+                                       descent_ratio_0, SGD's over GD's guaranteed per-step decrease, at step 0
+    Hessian (spectrum.csv, lplr.hessian)  hessian_sharpness_0, _max, _final: eta lambda_max(H); hessian_over_gn_0,
+                                       _final, _max: that over the Gauss-Newton sharpness eta lambda_max(Theta)/|S|
+                                       (the residual term's weight); hessian_regime: the regime of the larger one
+    lifetime (metrics.csv, lambda_min_tracked; only when training.lambda_min_every > 0)
+                                       inside the LPLR while lambda_min(Theta_t) / lambda_min(Theta_0) >= fraction
+                                       (fit.lplr_exit_fraction, as for the probe's lplr_exit_step):
+                                       lplr_exit_step_tracked (first tracked step outside), lplr_time_inside (share
+                                       of tracked steps inside), lplr_exits and lplr_reentries (crossings), and
+                                       sharpness_at_exit_over_0 (tracked sharpness at the exit over its value at 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lplr.noise import critical_batch, descent_ratio
+
+NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "descent_ratio_0"]
+HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_over_gn_0",
+           "hessian_over_gn_final", "hessian_over_gn_max"]
+LIFETIME = ["lplr_exit_step_tracked", "lplr_time_inside", "lplr_exits", "lplr_reentries", "sharpness_at_exit_over_0"]
+
+
+def noise_statistics(spectrum: pd.DataFrame, settings: dict, n_train: int) -> dict:
+    if "b_noise" not in spectrum:  # a probe from before the noise scale was measured
+        return dict.fromkeys(NOISE, np.nan)
+    b0 = float(spectrum["b_noise"].iloc[0])
+    row = {"b_noise_0": b0, "b_noise_final": float(spectrum["b_noise"].iloc[-1]),
+           "critical_batch_0": np.nan, "descent_ratio_0": np.nan}
+    if settings.get("optimizer") == "sgd" and np.isfinite(b0):
+        s0 = float(spectrum["sharpness"].iloc[0])
+        row["critical_batch_0"] = critical_batch(s0, b0, n_train)
+        row["descent_ratio_0"] = descent_ratio(s0, b0, n_train, int(settings["batch_size"]))
+    return row
+
+
+def hessian_statistics(spectrum: pd.DataFrame, regime_of) -> dict:
+    if "hessian_sharpness" not in spectrum:
+        return {**dict.fromkeys(HESSIAN, np.nan), "hessian_regime": ""}
+    h, gn = spectrum["hessian_sharpness"].astype(float), spectrum["sharpness"].astype(float)
+    ratio = h / gn
+    return {"hessian_sharpness_0": float(h.iloc[0]), "hessian_sharpness_max": float(h.max()),
+            "hessian_sharpness_final": float(h.iloc[-1]), "hessian_over_gn_0": float(ratio.iloc[0]),
+            "hessian_over_gn_final": float(ratio.iloc[-1]), "hessian_over_gn_max": float(ratio.max()),
+            "hessian_regime": regime_of(max(float(h.max()), float(gn.max())))}
+
+
+def lifetime_statistics(metrics: pd.DataFrame, fraction: float) -> dict:
+    if "lambda_min_tracked" not in metrics:
+        return dict.fromkeys(LIFETIME, np.nan)
+    tracked = metrics.dropna(subset=["lambda_min_tracked"])
+    if tracked.empty or not tracked["lambda_min_tracked"].iloc[0] > 0:
+        return dict.fromkeys(LIFETIME, np.nan)
+    inside = (tracked["lambda_min_tracked"] / tracked["lambda_min_tracked"].iloc[0] >= fraction).to_numpy()
+    steps = tracked["step"].to_numpy()
+    crossings = np.diff(inside.astype(int))
+    exits = int((crossings == -1).sum())
+    row = {"lplr_exit_step_tracked": float(steps[~inside][0]) if (~inside).any() else np.nan,
+           "lplr_time_inside": float(inside.mean()), "lplr_exits": exits, "lplr_reentries": int((crossings == 1).sum()),
+           "sharpness_at_exit_over_0": np.nan}
+    sharp = metrics.dropna(subset=["sharpness"]) if "sharpness" in metrics else pd.DataFrame()
+    if exits and len(sharp) and sharp["sharpness"].iloc[0] > 0:
+        before = sharp[sharp["step"] <= row["lplr_exit_step_tracked"]]
+        row["sharpness_at_exit_over_0"] = float(before["sharpness"].iloc[-1] / sharp["sharpness"].iloc[0])
+    return row
+
+
+def run_statistics(metrics: pd.DataFrame, spectrum: pd.DataFrame, settings: dict, n_train: int, fraction: float,
+                   regime_of) -> dict:
+    """Every statistic above for one run."""
+    return {**noise_statistics(spectrum, settings, n_train), **hessian_statistics(spectrum, regime_of),
+            **lifetime_statistics(metrics, fraction)}

@@ -1,0 +1,42 @@
+"""Per-run statistics of the checks beyond the paper, on planted runs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lplr.analysis import regime_of
+from lplr.beyond import HESSIAN, LIFETIME, NOISE, run_statistics
+from lplr.noise import critical_batch
+
+
+def spectrum(**extra):
+    return pd.DataFrame({"step": [0, 10, 100], "sharpness": [0.2, 0.5, 0.9], **extra})
+
+
+def test_lplr_lifetime_counts_exits_and_reentries_at_the_tracking_cadence():
+    lam = [1.0, np.nan, 0.8, 0.4, 0.3, 0.6, 0.45, 0.7]  # ratio vs 0.5: in, -, in, out, out, in, out, in
+    metrics = pd.DataFrame({"step": range(8), "lambda_min_tracked": lam,
+                            "sharpness": [0.2, np.nan, 0.3, 1.1, 1.2, 0.9, 1.3, 1.0]})
+    row = run_statistics(metrics, spectrum(), {}, 256, 0.5, regime_of)
+    assert row["lplr_exit_step_tracked"] == 3 and row["lplr_exits"] == 2 and row["lplr_reentries"] == 2
+    assert row["lplr_time_inside"] == pytest.approx(4 / 7)
+    assert row["sharpness_at_exit_over_0"] == pytest.approx(1.1 / 0.2)
+    stays = run_statistics(metrics.assign(lambda_min_tracked=[1.0] * 8), spectrum(), {}, 256, 0.5, regime_of)
+    assert np.isnan(stays["lplr_exit_step_tracked"]) and stays["lplr_exits"] == 0 and stays["lplr_time_inside"] == 1
+
+
+def test_without_the_columns_every_statistic_is_missing_not_invented():
+    row = run_statistics(pd.DataFrame({"step": [0], "loss": [1.0]}), spectrum(), {}, 256, 0.5, regime_of)
+    assert all(np.isnan(row[k]) for k in NOISE + HESSIAN + LIFETIME) and row["hessian_regime"] == ""
+
+
+def test_noise_and_hessian_statistics_from_the_probe():
+    probe = spectrum(b_noise=[40.0, 80.0, 500.0], hessian_sharpness=[0.25, 0.6, 2.1])
+    sgd = run_statistics(pd.DataFrame({"step": [0]}), probe, {"optimizer": "sgd", "batch_size": 16}, 256, 0.5, regime_of)
+    assert sgd["b_noise_0"] == 40 and sgd["b_noise_final"] == 500
+    assert sgd["critical_batch_0"] == pytest.approx(critical_batch(0.2, 40.0, 256))
+    assert 0 < sgd["descent_ratio_0"] < 1
+    assert sgd["hessian_over_gn_0"] == pytest.approx(1.25) and sgd["hessian_over_gn_max"] == pytest.approx(2.1 / 0.9)
+    assert sgd["hessian_sharpness_max"] == 2.1 and sgd["hessian_regime"] == regime_of(2.1)
+    gd = run_statistics(pd.DataFrame({"step": [0]}), probe, {"optimizer": "gd"}, 256, 0.5, regime_of)
+    assert np.isnan(gd["critical_batch_0"]) and np.isnan(gd["descent_ratio_0"])
