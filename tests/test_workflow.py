@@ -299,7 +299,19 @@ def test_a_negative_width_is_refused_before_any_job(tmp_path, default_config):
     result = snakemake(workdir, "--cores", "1")
     assert result.returncode != 0
     assert "config key 'experiments.width.vary.width[1]'" in result.stderr
+    assert "Fix it in tiny.yaml;" in result.stderr  # the file the key came from, not config.yaml
     assert not (workdir / "results").exists()
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, default_config):
+    workdir = copy_repo(tmp_path, tiny_config(default_config))
+    lines = (workdir / "config.yaml").read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if line.startswith("  steps:"))
+    lines[number] = " " + lines[number]  # one space too many: a mapping where none may start
+    (workdir / "config.yaml").write_text("\n".join(lines) + "\n")
+    result = snakemake(workdir, "--dry-run")
+    assert result.returncode != 0
+    assert f"config file config.yaml, line {number + 1}," in result.stdout + result.stderr
 
 
 def test_lint_is_clean(tmp_path, default_config):

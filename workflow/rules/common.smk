@@ -33,7 +33,7 @@ from lplr.provenance import describe, export
 from lplr.notebooks import READING, selected_experiments, selected_runs
 
 try:
-    validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+    validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")), CONFIG_SOURCE)
     # Restore mode (lplr.bundle): results/ holds a restored bundle, so data, training and probe outputs
     # are sources, not rules (the Snakefile leaves those stages out), and the config must be the bundle's.
     RESTORED = restored_manifest()
