@@ -262,8 +262,8 @@ def run_notebooks():
 
 
 def train_gpus():
-    """GPUs a training job claims: 1 unless the run is pinned to the CPU (schedules one job per GPU)."""
-    return 0 if config["device"] == "cpu" else 1
+    """GPUs a training or probe job asks the cluster for (config `gpus`; lplr.resources.job_gpus)."""
+    return resources.job_gpus(config["device"], config["gpus"])
 
 
 def bundle_inputs():
