@@ -224,6 +224,7 @@ def experiment_notebook_parameters(wildcards, input):
             "description": config["experiments"][wildcards.experiment].get("description", ""),
             "tables": {table: input[table] for table in TABLES},
             "reading_md": optional_input(input.reading), "claims_csv": optional_input(input.claims),
+            "setup": __import__("lplr.setup").setup.setup_text(config, wildcards.experiment),  # this build's settings
             "figure_options": {"confidence": config["fit"]["confidence"],
                                "exit_fraction": config["fit"]["lplr_exit_fraction"]}}
 
