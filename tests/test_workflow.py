@@ -472,7 +472,7 @@ def test_a_config_of_ones_own_gets_a_paper_whose_setup_sentences_are_its_own(tmp
     result = snakemake(workdir, "--cores", "2", "results/paper/main.pdf")
     assert result.returncode == 0, result.stderr[-4000:]
     def squashed(text):  # line breaks, hyphenation and LaTeX's minus/times signs do not count
-        return re.sub(r"[\s\-−]", "", text.replace("×", "x"))
+        return re.sub(r"[\s\-−]", "", text.replace("×", "x").replace("’", "'"))
 
     raw = pdf_text(workdir / "results/paper/main.pdf")
     text = squashed(raw)
