@@ -131,7 +131,7 @@ def shared_sentence(experiment: str, runs: dict[str, pd.DataFrame]) -> str:
                 names.append(other)
     total = len(own)
     if not shared:
-        return f"None of its {total} runs is shared with another experiment."
+        return f"None of its runs ({total}) is shared with another experiment."
     names = list(dict.fromkeys(names))
     listed = " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
     verb = "is" if len(shared) == 1 else "are"

@@ -31,6 +31,7 @@ from lplr.data import sample_shape
 from lplr.bundle import BundleError, bundle_name, check_restored_config, restored_manifest
 from lplr.provenance import describe, export
 from lplr.notebooks import READING, selected_experiments, selected_runs
+from lplr.setup import setup_text
 
 try:
     validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")), CONFIG_SOURCE)
@@ -224,7 +225,7 @@ def experiment_notebook_parameters(wildcards, input):
             "description": config["experiments"][wildcards.experiment].get("description", ""),
             "tables": {table: input[table] for table in TABLES},
             "reading_md": optional_input(input.reading), "claims_csv": optional_input(input.claims),
-            "setup": __import__("lplr.setup").setup.setup_text(config, wildcards.experiment),  # this build's settings
+            "setup": setup_text(config, wildcards.experiment),  # this build's settings in words
             "figure_options": {"confidence": config["fit"]["confidence"],
                                "exit_fraction": config["fit"]["lplr_exit_fraction"]}}
 
