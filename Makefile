@@ -11,7 +11,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 LOCK_VENV ?= .lock-venv
 
-.PHONY: all test setup system-deps lint report clean lock bundle test-deps
+.PHONY: all test setup system-deps lint report clean lock bundle test-deps rulegraph
 all: setup
 	snakemake --cores $(CORES) $(ARGS)
 
@@ -42,6 +42,11 @@ bundle: setup
 
 test-deps:  # the SLURM tests' one-node cluster (tests/slurm/start.sh)
 	@tools/system-deps.sh slurm
+
+rulegraph: setup  # the README's picture of the rules (graphviz: tools/system-deps.sh docs)
+	@tools/system-deps.sh docs
+	snakemake --rulegraph > docs/rulegraph.dot
+	dot -Tpng -Gdpi=70 docs/rulegraph.dot -o docs/rulegraph.png
 
 lint: setup
 	snakemake --lint

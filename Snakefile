@@ -7,6 +7,9 @@ min_version("9.0")
 report: "workflow/report/workflow.rst"
 
 
+include: "workflow/rules/configfiles.smk"  # read by our code first: a YAML error names file and line
+
+
 configfile: "config.yaml"
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import re
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,31 @@ def test_every_shipped_config_validates_merged_over_the_default(name):
     config = load_config([ROOT / "configs" / f"{name}.yaml"])
     chosen = selected_runs(config, enabled_experiments(config))
     assert sum(len(runs) for runs in chosen.values()) >= 1
+
+
+def test_a_yaml_error_names_file_and_line_and_a_key_its_file(tmp_path):
+    from lplr.configfiles import key_source, read_config_file, read_config_files
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  steps: 10\n   lr: 0.1\n")
+    with pytest.raises(ConfigError, match=r"config file .*bad\.yaml, line 3, column 6: not valid YAML"):
+        read_config_file(bad)
+    (tmp_path / "a.yaml").write_text("training: {steps: 5}\nexperiments: {width: {seeds: [0, 1]}}\n")
+    (tmp_path / "b.yaml").write_text("experiments: {width: {seeds: [2]}}\n")
+    files = read_config_files([tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "missing.yaml"])
+    assert [Path(name).name for name in files] == ["a.yaml", "b.yaml"]
+    assert Path(key_source(["experiments", "width", "seeds", 0], files)).name == "b.yaml"  # the last one wins
+    assert Path(key_source(["training", "steps"], files)).name == "a.yaml"
+    assert key_source(["training", "steps"], files, {"training": {"steps": 3}}) == "the --config override"
+    assert key_source(["fit", "lstar"], files) == "config.yaml"
+
+
+def test_python_m_lplr_help_and_an_unknown_command():
+    import subprocess
+    import sys
+
+    run = lambda *args: subprocess.run([sys.executable, "-m", "lplr", *args], capture_output=True, text=True)
+    shown = run("--help")
+    assert shown.returncode == 0 and "preflight" in shown.stdout and not shown.stderr
+    unknown = run("prefligth")
+    assert unknown.returncode == 2 and "unknown command 'prefligth'" in unknown.stderr

@@ -58,10 +58,124 @@ def test_the_path_finder_sees_a_wrong_path():
     assert missing(found) == ["configs/x.yaml", "profiles/paper/config.yaml"]
 
 
+DOCS = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")), "benchmarks/README.md"]
+
+
 def test_every_path_the_readme_names_exists():
     paths = named_paths((ROOT / "README.md").read_text())
-    assert {"config.yaml", "configs/paper.yaml", "tools/system-deps.sh"} <= paths  # it does find them
+    assert {"config.yaml", "configs/quick.yaml", "tools/system-deps.sh"} <= paths  # it does find them
     assert missing(paths) == []
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_path_and_link_a_doc_names_exists(doc):
+    text = (ROOT / doc).read_text()
+    assert missing(named_paths(text)) == []
+    links = re.findall(r"\]\(([^)#:]+)\)", text)  # markdown links, relative to the document
+    assert [link for link in links if not ((ROOT / doc).parent / link).exists()] == []
+
+
+def doc_commands(text: str) -> set[str]:
+    """The commands a document shows: lines of fenced blocks and `code` spans that start with make,
+    snakemake or python (as `.venv/bin/...` or bare), comments cut."""
+    code = [line for block in re.findall(r"```.*?\n(.*?)```", text, flags=re.S) for line in block.splitlines()]
+    code += re.findall(r"`([^`\n]+)`", text)
+    starts = ("make", "snakemake", ".venv/bin/snakemake", "python", ".venv/bin/python")
+    return {re.sub(r"^\.venv/bin/", "", line.split(" #")[0].strip()) for line in code
+            if line.strip().split(" ")[0] in starts}
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+
+
+def test_the_command_finder_sees_commands():
+    found = doc_commands("```bash\nmake test   # the tests\n.venv/bin/snakemake --cores 1\n```\nor `python -m lplr x`")
+    assert found == {"make test", "snakemake --cores 1", "python -m lplr x"}
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_make_and_python_command_a_doc_shows_exists(doc):
+    import importlib.util
+
+    from lplr.__main__ import COMMANDS
+
+    wrong = []
+    for command in doc_commands((ROOT / doc).read_text()):
+        words = command.split()
+        if words[0] == "make":
+            wrong += [command for target in words[1:] if "=" not in target and target not in make_targets()]
+        elif words[0] == "python" and words[1] == "-m":
+            module = words[2]
+            if importlib.util.find_spec(module) is None or (module == "lplr" and words[3] not in COMMANDS):
+                wrong.append(command)
+        elif words[0] == "python" and not (ROOT / words[1]).is_file():
+            wrong.append(command)
+    assert wrong == []
+
+
+def snakemake_dry_run(*args):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--dry-run", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.integration
+def test_every_snakemake_command_the_docs_show_plans_a_dag():
+    """Each documented `snakemake ...` command (placeholders and restore-mode ones aside) passes a dry run:
+    its options, config files, profiles and targets exist."""
+    commands = {re.sub(r" (-n|--dry-run)\b", "", c) for doc in DOCS for c in doc_commands((ROOT / doc).read_text())
+                if c.startswith("snakemake")}
+    # not planned: placeholders, restore mode, and options that do not plan (or need conda, or a job)
+    skipped = ("--report", "--unlock", "--lint", "--rulegraph", "--rerun-incomplete", "--sdm", "--target-jobs")
+    planned = sorted(c for c in commands if "<" not in c and "results/restored" not in c and len(c.split()) > 1
+                     and not any(o in c for o in skipped) and c != "snakemake --verbose")
+    assert "snakemake --cores all --configfile configs/quick.yaml" in planned
+    failed = {}
+    for command in planned:
+        result = snakemake_dry_run(*command.split()[1:])
+        if result.returncode != 0:
+            failed[command] = (result.stdout + result.stderr)[-1500:]
+    assert failed == {}
+
+
+@pytest.mark.integration
+def test_the_rule_graph_picture_is_the_workflows():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    graph = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--rulegraph"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300).stdout
+    def rules_and_edges(dot: str):  # Snakemake numbers the rules in no fixed order: compare by name
+        names = dict(re.findall(r'^\s*(\d+)\[label = "([^"]+)"', dot, flags=re.M))
+        return set(names.values()), {(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, flags=re.M)}
+
+    rules, edges = rules_and_edges(graph)
+    assert len(rules) > 10 and len(edges) > 10
+    assert (rules, edges) == rules_and_edges((ROOT / "docs/rulegraph.dot").read_text()), "make rulegraph redraws it"
+    assert (ROOT / "docs/rulegraph.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.integration
+def test_the_slurm_request_figures_are_the_dry_runs():
+    """docs/slurm.md's width-4096 requests are what the profile's dry run of configs/paper.yaml asks for."""
+    text = " ".join((ROOT / "docs/slurm.md").read_text().split())
+    result = snakemake_dry_run("--profile", "profiles/slurm", "--configfile", "configs/paper.yaml", "--",
+                               "results/ntk/width/width=4096+seed=0/spectrum.csv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for rule in ("train_width", "probe_width"):
+        block = result.stdout.split(f"rule {rule}:")[1]
+        resources = dict(item.split("=", 1) for item in
+                         re.search(r"resources: (.*)", block).group(1).split(", ") if "=" in item)
+        quoted = re.search(rf"`{rule}` 1 GPU, ([0-9.]+) GB(?: host memory)?, ([0-9]+) min", text)
+        assert quoted, rule
+        assert (float(quoted.group(1)), int(quoted.group(2))) == (round(int(resources["mem_mb"]) / 1000, 1),
+                                                                  int(resources["runtime"])), (rule, resources)
+        assert resources["gpu"] == "1"
 
 
 @pytest.mark.parametrize("config", ["config.yaml", "configs/paper.yaml", "environment.yml", "requirements.in",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from lplr.config import ConfigError, validate_config
+from lplr.config import ConfigError, experiment_runs, validate_config
 from lplr.notebooks import (NotebookError, execute_notebook, experiment_figures, index_page, selected_experiments,
                             selected_runs, summary_view)
 
@@ -19,8 +19,6 @@ def test_first_seed_is_one_run_per_condition(default_config, schema):
 
     config = validate_config(default_config, schema)
     names = list(config["experiments"])
-    default = selected_runs(config, names)  # the default config lists four runs (the time budget); all exist
-    assert sum(len(runs) for runs in default.values()) == len(config["notebooks"]["runs"]) == 4
     config["notebooks"]["runs"] = "first_seed"
     chosen = selected_runs(config, names)
     for name in names:
@@ -30,6 +28,27 @@ def test_first_seed_is_one_run_per_condition(default_config, schema):
     assert chosen["width"] == [f"width={w}+seed=0" for w in config["experiments"]["width"]["vary"]["width"]]
     config["experiments"]["width"]["seeds"] = [2, 0]  # the first seed listed, not the smallest
     assert selected_runs(config, ["width"])["width"][0] == "width=32+seed=2"
+
+
+def test_auto_takes_each_experiments_first_and_last_condition_in_turn_within_the_budget(default_config, schema):
+    config = validate_config(default_config, schema)
+    assert config["notebooks"]["runs"] == "auto"
+    names = ["width", "init", "cnn"]
+    chosen = selected_runs(config, names)  # the default budget, 8, holds them all
+    assert chosen == {"width": ["width=32+seed=0", "width=256+seed=0"],
+                      "init": ["init=he+lr=0.01+lr_mode=fixed+seed=0", "init=depth_aware+lr=0.15+lr_mode=calibrated+seed=0"],
+                      "cnn": ["batch_size=64+seed=0"]}  # one condition: one explorer
+    config["notebooks"]["max_runs"] = 4  # every experiment's first condition, then the last ones in order
+    assert selected_runs(config, names) == {"width": ["width=32+seed=0", "width=256+seed=0"],
+                                            "init": ["init=he+lr=0.01+lr_mode=fixed+seed=0"], "cnn": ["batch_size=64+seed=0"]}
+    # a config of one's own: other widths, seeds and batch sizes need no list, and every chosen run exists
+    config["experiments"]["width"].update(vary={"width": [24, 48]}, seeds=[3, 1])
+    config["experiments"]["batch"]["vary"] = {"batch_size": ["full", 32]}
+    config["notebooks"]["max_runs"] = 100
+    chosen = selected_runs(config, list(config["experiments"]))
+    assert chosen["width"] == ["width=24+seed=3", "width=48+seed=3"]
+    for name, runs in chosen.items():
+        assert runs and set(runs) <= set(experiment_runs(config, name)), name
 
 
 def test_all_none_and_a_list_of_runs(default_config, schema):

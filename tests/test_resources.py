@@ -81,3 +81,9 @@ def test_training_priority_orders_jobs_by_their_work():
     e1_widest = train_priority(mlp(256), 256, 2000, 8)
     assert e1_widest > train_priority(mlp(64), 256, 10000, 5) > train_priority(mlp(32), 256, 2000, 8) > 0
     assert train_priority(mlp(256), 256, 2000, 3) < e1_widest
+
+
+def test_the_gpu_request_is_apart_from_the_device():
+    assert resources.job_gpus("cpu") == 0 and resources.job_gpus("cuda") == resources.job_gpus("auto") == 1
+    assert resources.job_gpus("cpu", 1) == 1  # a GPU asked for on a CPU run (the SLURM test), or
+    assert resources.job_gpus("cuda", 0) == 0  # none asked for where the site gives every node its GPU

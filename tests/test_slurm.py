@@ -114,6 +114,23 @@ def test_slurm_metrics_equal_a_local_run(slurm_and_local_runs):
             pd.testing.assert_frame_equal(slurm[name], local[name], check_exact=True, obj=name)
 
 
+def test_a_gpu_request_reaches_slurm_apart_from_the_device(cluster, tmp_path):
+    """config gpus=1 with device=cpu: the batched training job asks SLURM for the test node's one GPU (a generic
+    resource without a device) and trains on the CPU; the request is in `scontrol show job`."""
+    config = width_only(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    config["experiments"]["width"]["vary"] = {"width": [8]}
+    workdir = copy_repo(tmp_path, config)
+    result = slurm_snakemake(workdir, "results/train/width/width=8+seed=0/metrics.csv", "--config", "device=cpu", "gpus=1")
+    assert result.returncode == 0, result.stderr[-4000:]
+    ids = submitted_ids(result.stderr)
+    assert len(ids) == 1, result.stderr[-3000:]
+    job = subprocess.run(["scontrol", "show", "job", ids[0]], capture_output=True, text=True, timeout=30).stdout
+    # the request (TRES= lists tracked resources only, and tracking a GPU needs slurmdbd)
+    assert re.search(r"TresPerJob=\S*gres[:/]gpu[:=]1\b", job), job
+    assert slurm_state(ids[0]) == "COMPLETED"
+    assert json.loads((workdir / "results/train/width/width=8+seed=0/manifest.json").read_text())["device"] == "cpu"
+
+
 def test_a_cancelled_training_job_resumes_to_identical_metrics(cluster, tmp_path):
     default = yaml.safe_load((ROOT / "config.yaml").read_text())
     config = width_only(default, steps=3000, resume_every=500, metrics_block=250)

@@ -66,3 +66,14 @@ def test_loglog_slope_by_seed_recovers_minus_one_half():
             for s in range(3) for w in (32, 64, 128, 256)]
     fitted = loglog_slope_by_seed(pd.DataFrame(rows), "width", "drift", 0.95)
     assert fitted["slope"] == pytest.approx(-0.5, abs=1e-9) and fitted["n"] == 3
+
+
+def test_an_interval_unbounded_for_want_of_seeds_says_undecidable():
+    from lplr.formatting import format_interval, interval_unbounded
+
+    assert format_interval(1.5, 1.2, 1.9, 3, 3) == "1.5 [1.2, 1.9; n=3/3]"
+    assert format_interval(1.5, 1.2, 1.9, 3, 4, latex=True) == "1.5 [1.2, 1.9; $n=3/4$]"
+    assert format_interval(0.02, 1e-100, 1e97, 2, 2) == "0.02 (undecidable with 2 seeds)"
+    assert format_interval(0.5, float("nan"), float("nan"), 1, 1) == "0.5 (undecidable with 1 seed)"
+    assert not interval_unbounded(-3.0, 5.0, 2) and interval_unbounded(-1e12, 5.0, 2)
+    assert not interval_unbounded(1e-5, 1e4, 2) and interval_unbounded(1e-6, 1e5, 2)  # 9 vs 11 decades

@@ -248,7 +248,19 @@ def test_a_negative_width_is_refused_before_any_job(tmp_path, default_config):
     result = snakemake(workdir, "--cores", "1")
     assert result.returncode != 0
     assert "config key 'experiments.width.vary.width[1]'" in result.stderr
+    assert "Fix it in tiny.yaml;" in result.stderr  # the file the key came from, not config.yaml
     assert not (workdir / "results").exists()
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, default_config):
+    workdir = copy_repo(tmp_path, tiny_config(default_config))
+    lines = (workdir / "config.yaml").read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if line.startswith("  steps:"))
+    lines[number] = " " + lines[number]  # one space too many: a mapping where none may start
+    (workdir / "config.yaml").write_text("\n".join(lines) + "\n")
+    result = snakemake(workdir, "--dry-run")
+    assert result.returncode != 0
+    assert f"config file config.yaml, line {number + 1}," in result.stdout + result.stderr
 
 
 def test_lint_is_clean(tmp_path, default_config):
@@ -388,3 +400,42 @@ def test_the_paper_prose_follows_the_data_when_a_direction_reverses(tiny_run, tm
     assert "(final_loss_monotone) on width" in text.replace("- ", "")
     sentence = text[text.index("(final_loss_monotone) on width"):][:600]
     assert "CONTRADICTED" in sentence and "SUPPORTED" not in sentence
+
+
+def test_a_config_of_ones_own_gets_a_paper_whose_setup_sentences_are_its_own(tmp_path, default_config):
+    """Depth 3, scikit-learn's digits (3 vs 5, pooled for the CNN), other widths, seeds and step counts: the PDF's
+    setup sentences state them, and none of the default config's facts survives."""
+    config = tiny_config(default_config)
+    config["data"].update(dataset="digits", classes=[3, 5], n_train=30, n_test=30)
+    config["training"].update(depth=3, steps=120)
+    config["experiments"]["width"].update(vary={"width": [6, 12]}, seeds=[1, 2])
+    config["experiments"]["step"].update(seeds=[1], training={"width": 12},
+                                         conditions=[{"lr": 0.01, "steps": 120}, {"lr": 0.004, "steps": 240}])
+    for name in ("width_calibrated", "width_eos", "init"):
+        config["experiments"][name]["enabled"] = False
+    for name in ("cnn", "batch"):
+        config["experiments"][name]["data"] = {"normalization": "standardize", "downsample": 2}
+    config["notebooks"] = {"experiments": "none", "runs": "none"}
+    workdir = copy_repo(tmp_path, config)
+    commit_all(workdir, "a config of one's own")
+    result = snakemake(workdir, "--cores", "2", "results/paper/main.pdf")
+    assert result.returncode == 0, result.stderr[-4000:]
+    def squashed(text):  # line breaks, hyphenation and LaTeX's minus/times signs do not count
+        return re.sub(r"[\s\-−]", "", text.replace("×", "x").replace("’", "'"))
+
+    raw = pdf_text(workdir / "results/paper/main.pdf")
+    text = squashed(raw)
+    assert "??" not in raw
+    for sentence in ("widths m from 6 to 12: A three-layer ReLU MLP (2 hidden layers of width m",
+                     "trained by full-batch gradient descent at η = 0.01 for 120 steps, on scikit-learn's 8x8 digits, "
+                     "class 3 vs 5 (labels −1 and +1), 30 training images at 8 x 8 pixels, pixel values in [0, 1]",
+                     "Seeds: 1, 2 (2 runs per condition)",
+                     "Its 2 conditions: η = 0.01, 120 steps; η = 0.004, 240 steps. Seeds: 1 (1 run per condition). "
+                     "1 of its 2 runs is shared with width (trained once)",
+                     "(a stem convolution, 1 residual block of 2 channels",
+                     "30 training images pooled by 2 to 4 x 4 pixels, standardised",
+                     "full batch (30); batch size 8", "1 of its 2 runs is shared with cnn (trained once)"):
+        assert squashed(sentence) in text, sentence
+    for default_fact in ("five-layer", "MNIST digits 0 vs 1", "7 x 7", "proportionally longer", "E1 runs, shared",
+                         "on a CPU"):
+        assert squashed(default_fact) not in text, default_fact

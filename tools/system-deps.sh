@@ -2,7 +2,8 @@
 # Install the system packages the DAG needs when they are missing: LaTeX (paper/main.tex -> PDF),
 # latexmk, and poppler's pdftotext (the tests read the PDF's text). With the argument `slurm`,
 # also what the SLURM tests need: munge, slurmctld, slurmd and the client commands (Debian's
-# SLURM 22.05; tests/slurm/start.sh runs them as a one-node cluster). Debian/Ubuntu via apt-get;
+# SLURM 22.05; tests/slurm/start.sh runs them as a one-node cluster); with `docs`, graphviz (make rulegraph).
+# Debian/Ubuntu via apt-get;
 # elsewhere it prints what to install and fails.
 set -euo pipefail
 
@@ -11,6 +12,10 @@ COMMANDS=(pdflatex latexmk bibtex pdftotext)
 if [ "${1:-}" = slurm ]; then
   PACKAGES+=(munge slurmctld slurmd slurm-client)
   COMMANDS+=(munged slurmctld slurmd sbatch squeue scancel)
+fi
+if [ "${1:-}" = docs ]; then  # `make rulegraph`: graphviz draws the README's picture of the rules
+  PACKAGES+=(graphviz)
+  COMMANDS+=(dot)
 fi
 missing() {
   for cmd in "${COMMANDS[@]}"; do command -v "$cmd" >/dev/null || { echo "$cmd"; return; }; done

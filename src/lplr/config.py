@@ -34,16 +34,18 @@ def load_schema(path: str | Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
-def validate_config(config: dict, schema: dict, source: str = "config.yaml") -> dict:
-    """Validate `config` against the JSON schema (filling defaults) and raise ConfigError naming the key."""
+def validate_config(config: dict, schema: dict, source="config.yaml") -> dict:
+    """Validate `config` against the JSON schema (filling defaults) and raise ConfigError naming the key and
+    `source`: a file name, or a function of the key's path that names the file it came from."""
     validator_cls = jsonschema.validators.validator_for(schema)
     validator = _with_defaults(validator_cls)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         error = errors[0]
         key = dotted_key(error.absolute_path) or "<top level>"
+        where = source(list(error.absolute_path)) if callable(source) else f"{source} (or in the --config override)"
         raise ConfigError(
-            f"config key '{key}': {error.message}. Fix it in {source} (or in the --config override); "
+            f"config key '{key}': {error.message}. Fix it in {where}; "
             f"the allowed values are described in workflow/schemas/config.schema.yaml."
         )
     _check_semantics(config)

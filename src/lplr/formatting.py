@@ -68,3 +68,28 @@ def parse_run_id(run_id: str) -> dict:
         else:
             settings[key] = value
     return settings
+
+
+UNBOUNDED_DECADES = 10  # an interval of a positive quantity wider than this many decades bounds nothing
+
+
+def interval_unbounded(low, high, n) -> bool:
+    """Whether an across-seed interval says nothing for want of seeds: fewer than 2 values, a bound that is not
+    finite, or bounds that span more than UNBOUNDED_DECADES decades (n = 2 gives t-intervals like [1e-100, 1e97])."""
+    if n is None or not n >= 2 or not (np.isfinite(low) and np.isfinite(high)):
+        return True
+    if low > 0:
+        return math.log10(high / low) > UNBOUNDED_DECADES
+    return max(abs(low), abs(high)) > 10.0**UNBOUNDED_DECADES
+
+
+def format_interval(estimate, low, high, n, n_runs=None, latex: bool = False) -> str:
+    """'1.23 [0.9, 1.5; n=3/3]' (values in the estimate / runs of the condition), or where the interval is
+    unbounded for want of seeds '1.23 (undecidable with 2 seeds)'; in LaTeX the n in math mode."""
+    count = f"{int(n)}/{int(n_runs)}" if n_runs is not None and np.isfinite(n_runs) else f"{int(n)}"
+    if n is None or not np.isfinite(n):
+        return f"{format_number(estimate)} (no values)"
+    if interval_unbounded(low, high, n):
+        return f"{format_number(estimate)} (undecidable with {int(n)} seed{'s' if int(n) != 1 else ''})"
+    where = f"$n={count}$" if latex else f"n={count}"
+    return f"{format_number(estimate)} [{format_number(low)}, {format_number(high)}; {where}]"

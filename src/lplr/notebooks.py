@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import quote
 
-from lplr.config import ConfigError, experiment_runs
+from lplr.config import ConfigError, conditions, experiment_runs, run_id
 from lplr.io import write_text
 from lplr.provenance import current, stamp_html, summary
 
-RUN_SELECTIONS = ("first_seed", "all", "none")
+RUN_SELECTIONS = ("auto", "first_seed", "all", "none")
+MAX_RUNS = 8  # `auto`'s default budget: run explorers take 16-30 s each, so 8 add a few minutes to a build
 READING = "workflow/notebooks/reading/{experiment}.md"  # an experiment's reading text, beside the notebook
 
 
@@ -111,13 +112,32 @@ def selected_experiments(config: dict, experiments: list[str]) -> list[str]:
     return [name for name in experiments if name in choice]
 
 
+def auto_runs(config: dict, experiments: list[str], budget: int) -> dict[str, list[str]]:
+    """`auto`: the first seed listed of the first and the last condition of each experiment (a grid's smallest and
+    largest value when listed in order), taken in turn (every experiment's first, then every experiment's last)
+    up to `budget` explorers, so any config gets explorers that exist and a bounded notebook stage."""
+    ends = {}
+    for name in experiments:
+        points, seed = conditions(config, name), config["experiments"][name]["seeds"][0]
+        ends[name] = list(dict.fromkeys(run_id(point, seed) for point in (points[0], points[-1])))
+    chosen = {name: [] for name in experiments}
+    for end in (0, 1):
+        for name in experiments:
+            if end < len(ends[name]) and budget > 0:
+                chosen[name].append(ends[name][end])
+                budget -= 1
+    return chosen
+
+
 def selected_runs(config: dict, experiments: list[str]) -> dict[str, list[str]]:
     """{experiment: run ids} whose run explorer the default target builds (config `notebooks.runs`):
-    first_seed = one per condition, the first seed listed; all; none; or a list of '<experiment>/<run id>'.
-    A listed run of a switched-off experiment is skipped; one the config does not have raises ConfigError
-    naming the list entry."""
-    choice = config.get("notebooks", {}).get("runs", "first_seed")
+    auto (the default: `auto_runs` within `notebooks.max_runs`); first_seed = one per condition, the first seed
+    listed; all; none; or a list of '<experiment>/<run id>'. A listed run of a switched-off experiment is
+    skipped; one the config does not have raises ConfigError naming the list entry."""
+    choice = config.get("notebooks", {}).get("runs", "auto")
     runs = {name: experiment_runs(config, name) for name in experiments}
+    if choice == "auto":
+        return auto_runs(config, experiments, config.get("notebooks", {}).get("max_runs", MAX_RUNS))
     if choice == "none":
         return {name: [] for name in experiments}
     if choice == "all":

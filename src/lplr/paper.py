@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lplr.formatting import condition_label, format_number, format_value  # noqa: F401 (format_number re-exported)
+from lplr.formatting import condition_label, format_interval, format_number, format_value  # noqa: F401 (format_number re-exported)
 from lplr.io import write_csv, write_text
 
 KEY_PATTERN = r"[A-Za-z0-9_.=,\-]+"
@@ -25,9 +25,12 @@ TABLE_HEADERS = ["rate c", "PL slope beta", "final loss"]
 
 
 def _with_interval(base: str, row) -> list[dict]:
+    """The estimate, its bounds and counts, and `<base>.ci`: the text of \\ci{<base>} (lplr.formatting.format_interval,
+    which says 'undecidable with n seeds' where the interval is unbounded)."""
+    ci = format_interval(row["estimate"], row["ci_low"], row["ci_high"], row["n"], row["n_runs"], latex=True)
     return [{"key": base, "value": row["estimate"]}, {"key": f"{base}.low", "value": row["ci_low"]},
             {"key": f"{base}.high", "value": row["ci_high"]}, {"key": f"{base}.n", "value": float(row["n"])},
-            {"key": f"{base}.runs", "value": float(row["n_runs"])}]
+            {"key": f"{base}.runs", "value": float(row["n_runs"])}, {"key": f"{base}.ci", "text": ci}]
 
 
 def numbers_from_summary(experiment: str, summary: pd.DataFrame, columns: list[str], label=None) -> list[dict]:
@@ -50,7 +53,7 @@ def numbers_from_trends(experiment: str, trends: pd.DataFrame) -> list[dict]:
 
 def aliases(numbers: list[dict], old: str, new: str) -> list[dict]:
     """The numbers whose key holds the condition `old` again under `new` (e.g. width=256 -> wmax)."""
-    return [{"key": n["key"].replace(f".{old}", f".{new}"), "value": n["value"]} for n in numbers
+    return [{**n, "key": n["key"].replace(f".{old}", f".{new}")} for n in numbers
             if f".{old}." in n["key"] or n["key"].endswith(f".{old}")]
 
 
@@ -96,8 +99,7 @@ def condition_table(summary: pd.DataFrame, columns: list[str], statistics: list[
                 cells.append("--")
                 continue
             r = row.iloc[0]
-            cells.append(f"{format_number(r['estimate'])} [{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]"
-                         f" ({int(r['n'])}/{int(r['n_runs'])})")
+            cells.append(format_interval(r["estimate"], r["ci_low"], r["ci_high"], r["n"], r["n_runs"], latex=True))
         rows.append(" & ".join(cell.replace("_", r"\_") for cell in cells) + r" \\")
     return "\n".join(rows)
 
@@ -109,13 +111,56 @@ def sensitivity_table(sensitivity: pd.DataFrame) -> str:
         f"{format_number(r['rate'])} & {format_number(r['pl_slope'])} \\\\" for _, r in sensitivity.iterrows())
 
 
+def shared_sentence(experiment: str, runs: dict[str, pd.DataFrame]) -> str:
+    """'1 of its 2 runs is shared with width (trained once).' or 'None of its 2 runs is shared with another
+    experiment.': the runs of `experiment` read from another experiment's folder and those another experiment
+    reads from its folder (each runs table's `source` column, '<experiment>/<run id>'), whichever owns them."""
+    def sources(frame):
+        return frame["source"].fillna("").astype(str) if "source" in frame else pd.Series([], dtype=str)
+
+    own = runs[experiment]
+    shared, names = set(), []
+    for run, source in zip(own["run"] if "run" in own else [], sources(own)):
+        if source:
+            shared.add(run)
+            names.append(source.split("/")[0])
+    for other, frame in runs.items():
+        for run, source in zip(frame["run"] if "run" in frame else [], sources(frame)):
+            if other != experiment and source.startswith(f"{experiment}/"):
+                shared.add(source.split("/", 1)[1])
+                names.append(other)
+    total = len(own)
+    if not shared:
+        return f"None of its runs ({total}) is shared with another experiment."
+    names = list(dict.fromkeys(names))
+    listed = " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+    verb = "is" if len(shared) == 1 else "are"
+    return f"{len(shared)} of its {total} runs {verb} shared with {listed} (trained once)."
+
+
+def setup_numbers(setup: dict[str, dict]) -> list[dict]:
+    """`setup.<experiment>`: the paragraph that says what the experiment is (lplr.setup.describe), and the facts
+    the text quotes one by one (depth, widths, steps, seeds)."""
+    from lplr.setup import describe
+
+    numbers = []
+    for name, facts in setup.items():
+        numbers.append({"key": f"setup.{name}", "text": describe(facts, latex=True)})
+        numbers.append({"key": f"setup.{name}.seeds", "value": float(len(facts["seeds"]))})
+        for key, value in facts["shared"].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                numbers.append({"key": f"setup.{name}.{key}", "value": float(value)})
+    return numbers
+
+
 def paper_numbers(tables: dict[str, dict[str, str]], conditions: dict[str, list[str]], fit_settings: dict,
-                  ) -> tuple[list[dict], dict[str, str]]:
+                  setup: dict[str, dict] | None = None) -> tuple[list[dict], dict[str, str]]:
     """Every number the paper quotes, and per experiment a LaTeX table of its conditions.
 
-    `tables` maps experiment -> {"summary", "runs", "sensitivity", "trends"} file paths.
+    `tables` maps experiment -> {"summary", "runs", "sensitivity", "trends"} file paths; `setup` maps
+    experiment -> lplr.setup.experiment_facts (the config's facts the text states).
     """
-    numbers = [{"key": "confidence", "value": 100 * fit_settings["confidence"]}]
+    numbers = [{"key": "confidence", "value": 100 * fit_settings["confidence"]}] + setup_numbers(setup or {})
     numbers += [{"key": f"fit.{k}", "value": float(fit_settings[k])} for k in ("min_offset", "lplr_exit_fraction")]
     numbers += [{"key": f"fit.{k}", "value": float(v)} for k, v in fit_settings["window"].items()]
     numbers += [{"key": f"fit.interpolation.{k}", "value": float(v)} for k, v in fit_settings["interpolation"].items()]
@@ -125,11 +170,13 @@ def paper_numbers(tables: dict[str, dict[str, str]], conditions: dict[str, list[
         numbers += [{"key": f"fit.rates.{segment}.{side}", "value": 100 * float(v)}
                     for side, v in zip(("start", "end"), fit_settings["rates"][segment])]
     latex, audit, trained = {}, [], 0
+    all_runs = {experiment: pd.read_csv(tables[experiment]["runs"]) for experiment in conditions}
     for experiment, columns in conditions.items():
         files = tables[experiment]
-        summary, runs = pd.read_csv(files["summary"]), pd.read_csv(files["runs"])
+        summary, runs = pd.read_csv(files["summary"]), all_runs[experiment]
         per_condition = numbers_from_summary(experiment, summary, columns or ["condition"])
         numbers += per_condition + run_counts(experiment, runs)
+        numbers.append({"key": f"{experiment}.shared_sentence", "text": latex_escape(shared_sentence(experiment, all_runs))})
         numbers += numbers_from_trends(experiment, pd.read_csv(files["trends"]))
         if not columns or len(summary[columns].drop_duplicates()) == 1:  # one condition: `<experiment>.<statistic>`
             numbers += numbers_from_summary(experiment, summary, columns, label=lambda row: "")
@@ -156,7 +203,10 @@ def write_numbers(numbers: list[dict], tex_path: str | Path, csv_path: str | Pat
     import re
 
     frame = pd.DataFrame(numbers).drop_duplicates("key", keep="last")
-    frame["text"] = [format_number(v) for v in frame["value"]]
+    # a number is written by format_number; a text entry (an interval's sentence, a setup paragraph) as given
+    texts = frame["text"] if "text" in frame else pd.Series([None] * len(frame), index=frame.index)
+    values = frame["value"] if "value" in frame else pd.Series([np.nan] * len(frame), index=frame.index)
+    frame["text"] = [t if isinstance(t, str) else format_number(v) for t, v in zip(texts, values)]
     for key in frame["key"]:
         if not re.fullmatch(KEY_PATTERN, key):
             raise ValueError(f"number key {key!r} may only hold letters, digits and _ . = , -")

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from lplr import ntk
 from lplr.config import condition_id, conditions, data_key, data_settings, enabled_experiments, experiment_runs, load_schema, validate_config
@@ -43,14 +42,18 @@ TARGET_DECADES = 3.0
 
 
 def load_config(configfiles: list[str | Path], base: str | Path = ROOT / "config.yaml") -> dict:
-    """config.yaml updated by each --configfile in turn, as Snakemake merges them, then validated."""
+    """config.yaml updated by each --configfile in turn, as Snakemake merges them, then validated; an error
+    names the file (and for a YAML error the line) it came from."""
     from snakemake.utils import update_config
 
-    config = yaml.safe_load(Path(base).read_text())
-    for path in configfiles:
-        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
+    from lplr.configfiles import key_source, read_config_files
+
+    files = read_config_files([base, *configfiles])
+    config = {}
+    for mapping in files.values():
+        update_config(config, mapping)
     return validate_config(config, load_schema(ROOT / "workflow/schemas/config.schema.yaml"),
-                           source=", ".join(map(str, configfiles)) or str(base))
+                           source=lambda path: key_source(path, files, default=str(base)))
 
 
 def on_disk(dataset: str, root: str | Path) -> bool:
@@ -154,6 +157,39 @@ def preflight(config: dict, max_points: int = EMBEDDED_CAP, device: str = "cpu",
     return pd.DataFrame(rows)
 
 
+NUMBERS = {"lr": "lr", "eta": "eta", "sharpness_0": "sharp_0", "mu_0": "mu_0", "predicted_decades": "decades"}
+
+
+def format_table(table: pd.DataFrame, max_points: int, width: int = 100) -> str:
+    """The table for a terminal of `width` columns: the long fields (condition, data, notes) become short keys
+    (condition 1, 2, ... of each experiment; data A, B, ...; notes a, b, ...) explained in a legend below."""
+    import textwrap
+
+    def keys(values, labels):
+        return {value: labels[i] for i, value in enumerate(dict.fromkeys(values))}
+
+    notes = [part for note in table["note"] for part in note.split("; ") if part]
+    note_key = keys(notes, "abcdefghijklmnopqrstuvwxyz")
+    data_key = keys(table["data"], "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    shown = pd.DataFrame({
+        "experiment": table["experiment"],
+        "cond": table.groupby("experiment", sort=False).cumcount() + 1,
+        "data": table["data"].map(data_key),
+        "steps": table["steps"],
+        **{short: table[long].map(format_number) if long in table else "" for long, short in NUMBERS.items()},
+        "notes": [",".join(note_key[p] for p in note.split("; ") if p) for note in table["note"]],
+    }).fillna("")
+    legend = ["conditions: " + "; ".join(f"{e} {c}: {condition}" for e, c, condition in
+                                         zip(shown["experiment"], shown["cond"], table["condition"]))]
+    legend += ["data: " + "; ".join(f"{k} = {v}" for v, k in data_key.items())]
+    legend += ["notes: " + "; ".join(f"{k} = {v}" for v, k in note_key.items())] if note_key else []
+    legend += [f"sharp_0 = eta lambda_max(Theta_0) / n_k, with n_k the kernel's points (at most {max_points}; offline "
+               f"MNIST: the embedded images, at most {EMBEDDED_CAP}); decades = -log10(L_T/L_0) of the linearised "
+               "model at the step budget."]
+    wrapped = [textwrap.fill(line, width, subsequent_indent="  ") for line in legend]
+    return shown.to_string(index=False) + "\n\n" + "\n".join(wrapped)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lplr preflight", description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", action="append", default=[], help="merged over config.yaml, as Snakemake does")
@@ -162,13 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the table to this CSV file")
     args = parser.parse_args(argv)
     table = preflight(load_config(args.configfile), args.max_points, args.device)
-    shown = table.drop(columns=[c for c in ("seed", "lr_mode", "params") if c in table])
-    with pd.option_context("display.max_colwidth", 200, "display.width", 250):
-        print(shown.to_string(index=False, formatters={c: format_number for c in
-                                                       ("lr", "eta", "sharpness_0", "mu_0", "predicted_decades")}))
-    print(f"\nsharpness_0 = eta lambda_max(Theta_0) / n'; decades = -log10(L_T/L_0) of the linearised model at the step "
-          f"budget; kernels on at most {args.max_points} points (offline MNIST: the embedded images, at most "
-          f"{EMBEDDED_CAP}).")
+    print(format_table(table, args.max_points))
     if args.out:
         from lplr.io import write_csv
 

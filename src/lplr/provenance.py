@@ -30,9 +30,9 @@ from lplr.io import git_commit, settings_hash, write_text
 ENVIRONMENT_VARIABLE = "LPLR_PROVENANCE"
 UNKNOWN = "unknown"
 # Config keys that say how a run was executed, not what it computed (dotted; "*" matches any experiment).
-HOW_IT_RAN = ("device", "data.root", "experiments.*.data.root", "bundle_checkpoints", "training.seed_batching",
+HOW_IT_RAN = ("device", "gpus", "data.root", "experiments.*.data.root", "bundle_checkpoints", "training.seed_batching",
               # seeds batched or not, like the device: the same arithmetic up to float rounding per step, which
-              # chaotic runs (the CNN's SGD at eta lambda_max/n = 1) amplify over a run (README, "Seeds in one job")
+              # chaotic runs (the CNN's SGD at eta lambda_max/n = 1) amplify over a run (docs/analysis.md, "Seeds in one job")
               "experiments.*.training.seed_batching",
               "notebooks")  # which run explorers are built: the same results
 

@@ -56,6 +56,14 @@ MAX_THREADS = 8
 GPU_JOB_CPUS = 2  # a GPU job: the Python process driving the device, and a core for file I/O
 
 
+def job_gpus(device: str, gpus: int | str = "auto") -> int:
+    """GPUs a training or probe job asks the cluster for (config `gpus`): auto = 1 unless `device` pins the jobs
+    to the CPU; a number as given, whatever the device (the request is the cluster's, the device torch's)."""
+    if gpus == "auto":
+        return 0 if device == "cpu" else 1
+    return int(gpus)
+
+
 def parameter_count(arch: str, width: int, depth: int, sample_shape: tuple[int, ...]) -> int:
     """P of lplr.models.build_model's network, without building it (counted on the meta device)."""
     if arch == "mlp":  # depth linear layers: in -> width, (depth - 2) x width -> width, width -> 1

@@ -28,6 +28,7 @@ tables = {  # lplr.plots.registry.TABLES for this experiment
     "trends": "results/tables/width_trends.csv",
 }
 reading_md = ""  # workflow/notebooks/reading/<experiment>.md; "" when the repository has none
+setup = ""  # this build's settings in words, from the config (lplr.setup.setup_text)
 claims_csv = ""  # results/tables/claims.csv; "" when this build has no claims ledger
 figure_options = {"confidence": 0.95, "exit_fraction": 0.5}  # config fit.confidence, fit.lplr_exit_fraction
 
@@ -57,6 +58,8 @@ if reading_md and Path(reading_md).is_file():
 else:
     print(f"No reading text for experiment {experiment!r} in this repository "
           f"(it would be workflow/notebooks/reading/{experiment}.md).")
+if setup:
+    display(Markdown(f"**This build:** {setup}"))
 
 # %% [markdown]
 # ## Figures

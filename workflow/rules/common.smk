@@ -17,9 +17,10 @@ from lplr.notebooks import READING
 from lplr.plan import Plan
 from lplr.plots.registry import FIGURES, figure_inputs
 from lplr.provenance import describe, export
+from lplr.setup import setup_text
 
 try:
-    validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+    validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")), CONFIG_SOURCE)
     # Restore mode (lplr.bundle): results/ holds a restored bundle, so data, training and probe outputs
     # are sources, not rules (the Snakefile leaves those stages out), and the config must be the bundle's.
     RESTORED = restored_manifest()
@@ -38,7 +39,7 @@ ENV = "../../environment.yml"
 EXPERIMENTS = PLAN.experiments
 PER_SEED = "|".join(name for name in EXPERIMENTS if name not in PLAN.batched) or "(?!)"  # (?!) matches nothing
 ENABLED_FIGURES = PLAN.figures()
-TRAIN_GPUS = 0 if config["device"] == "cpu" else 1  # a train or probe job's GPUs: one per job unless on the CPU
+TRAIN_GPUS = resources.job_gpus(config["device"], config["gpus"])  # a train or probe job's GPUs (config `gpus`)
 CLAIMS = "results/tables/claims.csv"
 claims_ledger = [CLAIMS]  # rule claims (claims.smk) builds it in every mode
 
@@ -145,6 +146,7 @@ def experiment_notebook_parameters(wildcards, input):
             "description": config["experiments"][wildcards.experiment].get("description", ""),
             "tables": {table: input[table] for table in TABLES},
             "reading_md": optional_input(input.reading), "claims_csv": optional_input(input.claims),
+            "setup": setup_text(config, wildcards.experiment),  # this build's settings in words
             "figure_options": {"confidence": config["fit"]["confidence"],
                                "exit_fraction": config["fit"]["lplr_exit_fraction"]}}
 

@@ -1,3 +1,6 @@
+from lplr.setup import experiment_facts
+
+
 rule numbers:
     localrule: True
     input:
@@ -11,6 +14,7 @@ rule numbers:
     params:
         conditions={name: condition_keys(config, name) for name in EXPERIMENTS},
         fit=config["fit"],
+        setup={name: experiment_facts(config, name) for name in EXPERIMENTS},  # the config's facts the text states
     log:
         "logs/paper/numbers.log",
     conda:
