@@ -2,6 +2,7 @@
 
 One module per concept, read top to bottom (tests/test_package.py checks this map against the package):
     config      config validation; experiment blocks -> runs
+    configfiles  config files read by our code first, so a YAML error names the file and line
     plan        the run plan: runs -> shared runs, jobs, seed groups, job sizes, targets, bundle contents
     errors      ConfigError, PlanError (a leaf: every module may raise them)
     data        prepared binary tasks (embedded or downloaded) with manifests
@@ -27,6 +28,7 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     claims      the claims ledger: each claim tested by a rule fixed before the runs
     expressions  claim conditions in config: a small grammar, parsed and walked, never executed
     plots       the paper's figures, drawn from the analysis tables only (plots.registry)
+    setup       the config's settings in words (paper and notebooks): true for any config
     paper       numbers.tex, every number the paper quotes
     notebooks   executing the notebooks; which runs get an explorer
     provenance  the commit and config hash stamped on figures, HTML and the paper
