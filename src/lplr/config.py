@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lplr.claim_config import validate_claims
 from lplr.formatting import RUN_ID_SEPARATOR, format_value
 from lplr.io import settings_hash
 
@@ -52,6 +53,7 @@ def validate_config(config: dict, schema: dict, source: str = "config.yaml") -> 
             f"the allowed values are described in workflow/schemas/config.schema.yaml."
         )
     _check_semantics(config)
+    validate_claims(config)
     return config
 
 
