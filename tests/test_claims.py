@@ -142,13 +142,16 @@ def test_each_makes_one_selection_per_value():
 def test_the_sentences_follow_the_data_when_the_direction_reverses():
     """The paper's prose about a claim comes from its ledger row: reverse the data and the sentence changes."""
     rule = {"test": "trend", "over": "width", "direction": "decreasing", "monotone": True}
-    falling = ledger(claim("final_loss", rule), runs(final_loss=lambda w, s, rng: 1 / w * (1 + 0.01 * rng.standard_normal())))
-    rising = ledger(claim("final_loss", rule), runs(final_loss=lambda w, s, rng: w * (1 + 0.01 * rng.standard_normal())))
+    primary = claim("final_loss", rule, primary={"experiment": "width"})  # the abstract's verdict
+    falling = ledger(primary, runs(final_loss=lambda w, s, rng: 1 / w * (1 + 0.01 * rng.standard_normal())))
+    rising = ledger(primary, runs(final_loss=lambda w, s, rng: w * (1 + 0.01 * rng.standard_normal())))
     assert "verdict: SUPPORTED" in claim_sentence(falling.iloc[0])
     assert "verdict: CONTRADICTED" in claim_sentence(rising.iloc[0])
     tex = claims_latex(rising)
     assert r"\claimstable" in tex and r"\claimsprose" in tex and "CONTRADICTED" in tex
     assert r"lplr@claims.contradicted\endcsname{1}" in tex and r"lplr@claims.supported\endcsname{0}" in tex
+    assert r"\newcommand{\claimsabstract}{claim 1 (c) contradicted}" in tex
+    assert r"lplr@claims.verdict.1\endcsname{contradicted}" in tex and r"\label{tab:claims}" in tex
 
 
 def test_seeds_to_decide_matches_the_t_interval_it_plans_for():

@@ -270,7 +270,8 @@ def claim_statistics(metrics: pd.DataFrame, curve: pd.DataFrame, probes: pd.Data
     out["linear_entry_step"] = rates.entry_step(steps, curve["observed_rate"], row["rate_late"], cfg.get("entry_factor", 1.5))
     # claims 2, 6 and 10: the window fit with L* = 0 at every width
     zero = fitted if fitted["lstar_method"] == "zero" else fit_curve(metrics, "zero", fit_cfg)
-    out.update(pl_slope_zero=zero["pl_slope"], rate_zero=zero["rate"],
+    out.update(pl_slope_zero=zero["pl_slope"], rate_zero=zero["rate"], t0_zero=zero["t0"], t1_zero=zero["t1"],
+               window_intercept_zero=zero["window_intercept"],
                window_decades_zero=float(zero["rate"] * (zero["t1"] - zero["t0"]) / LN10) if zero["has_window"] else 0.0)
     return out
 
