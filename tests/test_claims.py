@@ -304,7 +304,7 @@ def test_the_default_claims_block_validates_with_one_primary_row_per_claim():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["claims"]["list"][0]["experiments"].append("nope"),
-     r"claims.list\[0\].experiments\[3\]': experiment 'nope' is not defined.*use one of width, "),
+     r"claims.list\[0\].experiments\[4\]': experiment 'nope' is not defined.*use one of width, "),
     (lambda c: c["claims"]["list"][3].update(statistic="final_los"),
      r"claims.list\[3\].statistic': 'final_los' is not a registered statistic.*final_loss"),
     (lambda c: c["claims"]["list"][13].update(statistic="rel_drift_at_loss_0.05"),
@@ -337,3 +337,11 @@ def test_a_disabled_experiment_is_allowed_and_not_tested():
     config, _ = _config()
     config["experiments"]["width_eos"]["enabled"] = False
     validate_claims(config)  # defined but disabled: no error; the ledger says "not tested"
+
+
+def test_confirmation_judges_the_new_rule_on_the_runs_no_rule_was_written_against():
+    frame = runs(widths=(64,), lqcr_negative=lambda w, s, rng: int(s == 0), regime=lambda w, s, rng: "eta<=1/L")
+    rule = {"test": "property", "violation": "lqcr_negative > 0"}
+    out = build_ledger({"family_confidence": 0.95, "list": [claim("lqcr_negative", rule)], "seen_seeds": [0]},
+                       {"width": frame}, {"width": DATA}, {"width": "theorem"}, "cfg").iloc[0]
+    assert out["verdict"] == "contradicted" and out["confirmation"] == "not contradicted (7 fresh runs)"

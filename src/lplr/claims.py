@@ -12,7 +12,8 @@ exploratory, at family_confidence (95%) on its own.
 
 Amendments. A rule changed after the data were seen is logged in `claims.amendments` (old rule, new rule,
 reason, commit). The ledger keeps, in `as_registered`, the verdict of the rules as first registered (the
-amended entries' `old`, the old multiplicity over all rows, the old proportion rule) beside the new one.
+amended entries' `old`, the old multiplicity over all rows, the old proportion rule) beside the new one, and in
+`confirmation` the new rule's verdict on the runs no rule was written against (seeds not in `claims.seen_seeds`).
 
 A claim whose `requires` (e.g. width 1024, CIFAR-10) the experiment does not meet is "not tested at this
 scale"; its statistic is still shown. An experiment the config defines but disables is "not tested".
@@ -32,7 +33,8 @@ VERDICTS = ("supported", "contradicted", "inconclusive", "not tested at this sca
 NOT_TESTED = VERDICTS[3]
 COLUMNS = ["claim", "paper_claim", "primary", "experiment", "condition", "regime", "regime_observed", "scale",
            "config", "paper_statement", "paper_value", "statistic", "measure", "estimator", "estimate", "low", "high",
-           "confidence", "n", "n_runs", "rule", "verdict", "as_registered", "interval_width", "seeds_to_decide",
+           "confidence", "n", "n_runs", "rule", "verdict", "as_registered", "confirmation", "interval_width",
+           "seeds_to_decide",
            "tightness", "note"]
 
 
@@ -138,8 +140,17 @@ def plan_rows(claims: list[dict], runs_by_experiment: dict, data_by_experiment: 
     return planned
 
 
+def confirmation(claim: dict, selection: pd.DataFrame, seen: list[int], confidence: float) -> str:
+    """The new rule's verdict on the runs no rule was written against (seeds not in `seen`; with data.seed:
+    per_run each of them has its own training subset)."""
+    fresh = selection[~selection["seed"].isin(seen)]
+    if fresh.empty:
+        return "no fresh runs"
+    return apply_rule(fresh, claim["statistic"], claim["rule"], confidence)[1] + f" ({len(fresh)} fresh runs)"
+
+
 def _row(claim, experiment, label, selection, missing, primary, confidence, regimes, data, config_name,
-         registered) -> dict:
+         registered, seen=()) -> dict:
     statistic = claim["statistic"]
     measure = trend_label(statistic, claim["rule"]) if claim["rule"].get("test") == "trend" else statistic
     row = {"claim": claim["id"], "paper_claim": claim.get("paper", ""), "primary": primary, "experiment": experiment,
@@ -158,13 +169,15 @@ def _row(claim, experiment, label, selection, missing, primary, confidence, regi
                seeds_to_decide=seeds_to_decide(summary["estimate"], summary["ci_low"], summary["ci_high"],
                                                summary["n"], confidence, summary.get("decision")),
                tightness=summary["estimate"] if claim.get("tightness") else np.nan, note=note)
+    if seen and not missing and not registered:
+        row["confirmation"] = confirmation(claim, selection, list(seen), confidence)
     if claim["rule"].get("test") == "property":
         row["confidence"] = np.nan  # a property is decided by any violating run; its bound is one-sided 95%
     return row
 
 
 def _ledger(claims: list[dict], runs_by_experiment, data_by_experiment, regimes, config_name, family: float,
-            registered: bool) -> pd.DataFrame:
+            registered: bool, seen=()) -> pd.DataFrame:
     planned = plan_rows(claims, runs_by_experiment, data_by_experiment)
     if registered:  # as first registered: Bonferroni over every row that gets a verdict, all rows alike
         k = sum(1 for *_, missing, _ in planned if not missing)
@@ -173,7 +186,7 @@ def _ledger(claims: list[dict], runs_by_experiment, data_by_experiment, regimes,
         k = sum(1 for *_, missing, primary in planned if primary and not missing)
         level = {True: 1 - (1 - family) / max(k, 1), False: family}
     rows = [_row(claim, experiment, label, selection, missing, primary, level[primary], regimes, data_by_experiment,
-                 config_name, registered) for claim, experiment, label, selection, missing, primary in planned]
+                 config_name, registered, seen) for claim, experiment, label, selection, missing, primary in planned]
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -206,7 +219,8 @@ def build_ledger(claims_cfg: dict, runs_by_experiment: dict[str, pd.DataFrame], 
         for key in ("id", "statement", "experiments", "statistic", "rule"):
             if key not in claim:
                 raise ClaimError(f"claim {claim.get('id', index)!r} (config key claims.list[{index}]) has no {key!r}")
-    ledger = _ledger(claims, runs_by_experiment, data_by_experiment, regimes, config_name, family, registered=False)
+    ledger = _ledger(claims, runs_by_experiment, data_by_experiment, regimes, config_name, family, registered=False,
+                     seen=claims_cfg.get("seen_seeds") or ())
     registered = _ledger(registered_claims(claims_cfg), runs_by_experiment, data_by_experiment, regimes, config_name,
                          family, registered=True)
     ledger["as_registered"] = _as_registered(ledger, registered)
