@@ -110,11 +110,13 @@ if claims_csv and Path(claims_csv).is_file():
     rows = claims[claims["experiment"].astype(str) == experiment]
     if rows.empty:
         print(f"The claims ledger has no row for experiment {experiment!r}.")
-    for _, row in rows[rows["primary"].astype(bool)].iterrows():
+    primary = rows[rows["primary"].astype(bool)] if "primary" in rows else rows.iloc[:0]
+    for _, row in primary.iterrows():
         print(f"claim {row['paper_claim']} ({row['claim']}), primary row: {row['verdict']}"
-              f" (as registered: {row['as_registered']})")
-    display(rows[["claim", "paper_claim", "primary", "condition", "measure", "estimate", "low", "high", "n",
-                  "verdict", "as_registered", "note"]])
+              f" (as registered: {row.get('as_registered', '')})")
+    shown = ["claim", "paper_claim", "primary", "condition", "measure", "estimate", "low", "high", "n", "verdict",
+             "as_registered", "confirmation", "note"]
+    display(rows[[c for c in shown if c in rows]] if "primary" in rows else rows)  # an older ledger: as it is
 else:
     print("claims ledger not available in this build")
 
