@@ -215,10 +215,10 @@ def claim_sentence(row) -> str:
     where = _where(row)
     kind = "primary" if bool(row.get("primary")) else "exploratory"
     if row["verdict"] == "not tested at this scale" and not (isinstance(row.get("estimate"), float) and np.isfinite(row["estimate"])):
-        return f"Claim {row['paper_claim']} ({row['claim']}, {kind}) on {where}: not tested at this scale ({row['note']})."
+        return f"Claim {row['paper_claim']} ({row['claim']}) on {where} [{kind}]: not tested at this scale ({row['note']})."
     level = (f" at {format_number(100 * row['confidence'])}%" if isinstance(row.get("confidence"), float)
              and np.isfinite(row["confidence"]) else "")
-    text = (f"Claim {row['paper_claim']} ({row['claim']}, {kind}) on {where}, regime {row['regime']} "
+    text = (f"Claim {row['paper_claim']} ({row['claim']}) on {where} [{kind}], regime {row['regime']} "
             f"[observed: {row['regime_observed']}], {row['scale']}: {_measure(row)} = {_interval(row)} "
             f"({row['estimator']}{level}); rule: {row['rule']}; verdict: {row['verdict'].upper()}")
     registered = row.get("as_registered")
