@@ -190,6 +190,14 @@ def latex_escape(text) -> str:
     return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
+def breakable(text) -> str:
+    """latex_escape, with a line break allowed after "=", "/" and "," (run ids and conditions do not hyphenate)."""
+    out = latex_escape(text)
+    for mark in ("=", "/", ","):
+        out = out.replace(mark, mark + r"\allowbreak{}")
+    return out
+
+
 def _interval(row) -> str:
     if not np.isfinite(row["estimate"]):
         return "no value"
@@ -260,7 +268,7 @@ def _table(rows: pd.DataFrame, name: str) -> list[str]:
         estimate = _interval(row) if isinstance(row.get("estimate"), float) else "--"
         registered = row.get("as_registered") if isinstance(row.get("as_registered"), str) else ""
         cells = (row["paper_claim"], row["claim"].replace("_", " "), _where(row), estimate, row["verdict"], registered)
-        lines.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
+        lines.append(" & ".join(breakable(c) for c in cells) + r" \\")
     return lines + [r"\bottomrule\end{longtable}\end{footnotesize}}"]
 
 
@@ -270,7 +278,7 @@ def _key(ledger: pd.DataFrame) -> list[str]:
     for claim, rows in ledger.groupby("claim", sort=False):
         row = rows.iloc[0]
         parts = [_measure(row)] + [row[c] for c in ("estimator", "rule") if isinstance(row.get(c), str) and row[c]]
-        lines.append(r"\item[%s] %s" % (latex_escape(claim.replace("_", " ")), latex_escape("; ".join(parts))))
+        lines.append(r"\item[%s] %s" % (latex_escape(claim.replace("_", " ")), breakable("; ".join(parts))))
     return lines + [r"\end{description}\end{footnotesize}}"]
 
 
@@ -313,6 +321,6 @@ def claims_latex(ledger: pd.DataFrame) -> str:
     lines += _table(primary, "claimstable") + _table(exploratory, "claimsexploratory") + _key(ledger)
     for name, rows in (("claimsprose", primary), ("claimsexploratoryprose", exploratory)):
         lines += [r"\newcommand{\%s}{%%" % name, r"\begin{itemize}"]
-        lines += [r"\item " + latex_escape(claim_sentence(row)) for _, row in rows.iterrows()]
+        lines += [r"\item " + breakable(claim_sentence(row)) for _, row in rows.iterrows()]
         lines += [r"\end{itemize}}"]
     return "\n".join(lines) + "\n"
