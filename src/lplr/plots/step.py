@@ -15,7 +15,7 @@ from lplr.plots.style import (condition_of, is_thick, level_styles, line_kw, mar
 
 def step_size(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], spectra: dict[str, pd.DataFrame],
               out: str | Path, exit_fraction: float = 0.5) -> None:
-    """Gap, relative drift and lambda_min ratio against step per step size, and the drift against eta t (matched
+    """Loss (L* = 0), relative drift and lambda_min ratio against step per step size, and the drift against eta t (matched
     eta t: the step sizes compared at equal 'time'); each run's LPLR exit dotted."""
     set_style()
     level_of = condition_of(fits, "lr")
@@ -36,7 +36,7 @@ def step_size(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], spectra: dict
             kw = line_kw(style, is_thick(row, group))
             if row["run"] in curves:
                 m = curves[row["run"]]
-                ax_gap.plot(m["step"], positive(m["gap"]), **kw)
+                ax_gap.plot(m["step"], positive(m["loss"]), **kw)  # L* = 0, as every claim
                 ax_drift.plot(m["step"], positive(m["rel_drift"]), **kw)
                 ax_time.plot(row["eta"] * m["step"], positive(m["rel_drift"]), **kw)
             spectrum = spectra.get(row["run"])
@@ -55,7 +55,7 @@ def step_size(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], spectra: dict
                 plt.Line2D([], [], color="0.3", ls=":", marker="X", mec="black", label="leaves the LPLR")]
     if not exits:
         ax_ratio.text(0.03, 0.03, "no run leaves the LPLR", transform=ax_ratio.transAxes, fontsize=6.5, color="0.3")
-    ax_gap.set(yscale="log", ylabel=r"$L_t - L^*$", xlabel="step $t$")
+    ax_gap.set(yscale="log", ylabel=r"$L_t$ ($L^*=0$)", xlabel="step $t$")
     ax_drift.set(yscale="log", ylabel=r"$\|\theta_t-\theta_0\| / \|\theta_0\|$", xlabel="step $t$")
     ax_ratio.set(ylabel=r"$\lambda_{\min}(\Theta_t) / \lambda_{\min}(\Theta_0)$", xlabel="step $t$ (markers: probes)")
     ax_time.set(yscale="log", ylabel=r"$\|\theta_t-\theta_0\| / \|\theta_0\|$", xlabel=r"$\eta t$ (matched $\eta t$)")
