@@ -215,8 +215,9 @@ def test_a_single_figure_builds_only_what_it_needs(tmp_path, default_config):
     assert job_counts(result.stdout + result.stderr) == {
         # tiny.yaml is written with sorted keys, so E2 (init) comes first and owns E1's width=8,seed=0
         # (lplr.config.run_sources): E1's width=8 job trains seed 1 only, under a second rule
-        "prepare_data": 1, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
-        "probe_init": 1, "fit_experiment": 1, "figure_width_ablation": 1, "total": 9}
+        # data.seed: per_run, so seeds 0 and 1 each prepare their own training subset
+        "prepare_data": 2, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
+        "probe_init": 1, "fit_experiment": 1, "figure_width_ablation": 1, "total": 10}
 
 
 def test_a_single_run_explorer_builds_only_what_it_needs(tmp_path, default_config):
@@ -224,8 +225,8 @@ def test_a_single_run_explorer_builds_only_what_it_needs(tmp_path, default_confi
     result = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=16+seed=1.html")
     assert result.returncode == 0, result.stderr[-2000:]
     assert job_counts(result.stdout + result.stderr) == {  # the E1 runs its fit needs (as for width_ablation)
-        "prepare_data": 1, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
-        "probe_init": 1, "fit_experiment": 1, "notebook_run": 1, "total": 9}
+        "prepare_data": 2, "train_width": 1, "train_width_1": 1, "train_init": 1, "probe_width": 1, "probe_width_1": 1,
+        "probe_init": 1, "fit_experiment": 1, "notebook_run": 1, "total": 10}
     unknown = snakemake(workdir, "--dry-run", "results/notebooks/runs/width/width=99+seed=0.html")
     assert unknown.returncode != 0
     assert ("experiment 'width' has no run 'width=99+seed=0' in this config; its runs: width=8+seed=0"
