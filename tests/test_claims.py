@@ -105,15 +105,18 @@ def test_bonferroni_over_the_primary_rows_and_scale_requirements():
                "primary": {"experiment": "width"}},
               {**claim("rate_slowdown", rule), "id": "absent", "paper": 4, "experiments": ["cnn"],
                "primary": {"experiment": "cnn"}},
-              {**claim("rate_slowdown", rule), "id": "second", "paper": 2, "primary": {"experiment": "width"}}]
+              {**claim("rate_slowdown", rule), "id": "second", "paper": 2, "primary": {"experiment": "width"}},
+              {**claim("rate_slowdown", {"test": "property", "violation": "rate_slowdown < 0"}), "id": "prop",
+               "paper": 5, "primary": {"experiment": "width"}}]
     out = build_ledger({"family_confidence": 0.95, "list": claims}, {"width": frame}, {"width": DATA},
                        {"width": "theorem"}, "cfg")
     counts = verdict_counts(out)
-    assert counts["tested"] == 5 and counts["not tested at this scale"] == 3  # 4 widths + second; 3 rows not
+    assert counts["tested"] == 6 and counts["not tested at this scale"] == 3  # 4 widths + second + prop; 3 rows not
     primary = out[out["primary"]]
-    assert list(primary["claim"]) == ["c", "cifar", "absent", "second"]  # one per paper claim
+    assert list(primary["claim"]) == ["c", "cifar", "absent", "second", "prop"]  # one per paper claim
     assert primary[primary["claim"] == "c"]["condition"].iloc[0] == "width=256"
-    # two primary rows get a verdict (c at width 256, second): each at 1 - 0.05/2; the rest exploratory at 95%
+    # two primary rows get an interval verdict (c at width 256, second): each at 1 - 0.05/2; a property's primary
+    # row is decided by any violating run and does not count; the rest exploratory at 95%
     assert primary[primary["claim"] == "c"]["confidence"].iloc[0] == pytest.approx(1 - 0.05 / 2)
     assert out[~out["primary"]]["confidence"].dropna().eq(0.95).all()
     big = out[out["claim"] == "big"].iloc[0]

@@ -440,6 +440,7 @@ def test_the_paper_prose_follows_the_data_when_a_direction_reverses(tiny_run, tm
     assert row["verdict"] == "contradicted" and row["estimate"] == pytest.approx(1.0)
     text = " ".join(subprocess.run(["pdftotext", str(workdir / "results/paper/main.pdf"), "-"], capture_output=True,
                                    text=True, check=True).stdout.split())
-    assert "(final_loss_monotone) on width" in text.replace("- ", "")
-    sentence = text[text.index("(final_loss_monotone) on width"):][:600]
+    text = text.replace("- ", "")
+    assert "(final_loss_monotone) on width [exploratory]" in text  # the fixed-eta arm (primary: width_calibrated)
+    sentence = text[text.index("(final_loss_monotone) on width [exploratory]"):][:600]
     assert "CONTRADICTED" in sentence and "SUPPORTED" not in sentence

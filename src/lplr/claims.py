@@ -183,7 +183,8 @@ def _ledger(claims: list[dict], runs_by_experiment, data_by_experiment, regimes,
         k = sum(1 for *_, missing, _ in planned if not missing)
         level = {True: 1 - (1 - family) / max(k, 1), False: 1 - (1 - family) / max(k, 1)}
     else:  # Bonferroni over the primary rows that get a verdict; the others exploratory at `family`
-        k = sum(1 for *_, missing, primary in planned if primary and not missing)
+        k = sum(1 for claim, *_, missing, primary in planned  # a property is decided by any run, not an interval
+                if primary and not missing and claim["rule"].get("test") != "property")
         level = {True: 1 - (1 - family) / max(k, 1), False: family}
     rows = [_row(claim, experiment, label, selection, missing, primary, level[primary], regimes, data_by_experiment,
                  config_name, registered, seen) for claim, experiment, label, selection, missing, primary in planned]
