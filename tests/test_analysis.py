@@ -101,3 +101,40 @@ def test_a_run_equal_to_an_earlier_experiments_run_is_shared(default_config):
     batch_64 = {run_id({"batch_size": 64}, s) for s in default_config["experiments"]["batch"]["seeds"]}
     assert {run: owner for run, owner in sources["batch"].items() if run in batch_64} == {run: ("cnn", run) for run in batch_64}
     assert set(sources["width"].values()) == {("width", run) for run in experiment_runs(default_config, "width")}
+
+
+def test_claim_statistics_on_a_linear_model_match_the_kernel():
+    """A linear model is its own linearisation: its slowdown is the kernel's, and every probe interval keeps the
+    PL bound; its PL time constants are T 2 eta mu."""
+    run = linear_run()
+    row, _, probes = analyse_run(run, FIT)
+    assert row["slowdown_vs_kernel"] == pytest.approx(1.0, rel=0.02)
+    assert row["rate_slowdown_lazy"] == pytest.approx(row["rate_slowdown"], rel=1e-6)  # the kernel never moves
+    assert row["pl_bound_min_ratio"] > 1 and row["pl_bound_violations"] == 0
+    assert row["pl_bound_intervals"] == len(probes) - 1
+    eta, mu = run["manifest"]["lr"], run["spectrum"]["mu"].iloc[-1]
+    assert row["pl_time_constants"] == pytest.approx(400 * 2 * eta * mu)
+    assert row["transient_ratio"] > 1  # the fast directions go first: the early rate is above the late one
+    assert row["pl_slope_zero"] == pytest.approx(row["pl_slope"])  # it interpolates: headline L* = 0 already
+
+
+def test_a_rising_interval_counts_against_the_bound():
+    run = linear_run()
+    metrics = run["metrics"].copy()
+    metrics.loc[metrics["step"] == 50, "loss"] = metrics.loc[metrics["step"] == 10, "loss"].iloc[0] * 1.5  # loss rises
+    row, _, _ = analyse_run({**run, "metrics": metrics}, FIT)
+    assert row["pl_bound_min_ratio"] < 0 and row["pl_bound_violations"] >= 1
+
+
+def test_matched_drift_is_read_at_the_common_step_and_the_common_eta_t():
+    from lplr.analysis import matched_drifts
+
+    def run(eta, steps):
+        metrics = pd.DataFrame({"step": np.arange(steps + 1), "rel_drift": np.arange(steps + 1) * eta})
+        return {"metrics": metrics}
+    runs = {"big": run(0.01, 100), "small": run(0.002, 500)}
+    per_run = pd.DataFrame({"run": ["big", "small"], "eta": [0.01, 0.002], "status": "completed"})
+    out = matched_drifts(runs, per_run).set_index("run")
+    assert out.loc["big", "rel_drift_matched_steps"] == pytest.approx(1.0)  # step 100
+    assert out.loc["small", "rel_drift_matched_steps"] == pytest.approx(0.2)  # step 100 of 500
+    assert out["rel_drift_matched_eta_t"].tolist() == pytest.approx([1.0, 1.0])  # eta t = 1: step 100 and step 500

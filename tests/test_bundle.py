@@ -182,7 +182,7 @@ def test_a_code_carrying_condition_is_refused_naming_the_key(results, tmp_path_f
     repack("out/bundle.tar.gz", hostile)
     assert verify("out/bundle.tar.gz")  # intact as far as its manifest can tell
     fresh = checkout(tmp_path_factory.mktemp("fresh"))
-    with pytest.raises(BundleError, match=r"config key claims\.list\[2\]\.rule\.violation: '@pd.io.commo' at "
+    with pytest.raises(BundleError, match=r"config key 'claims\.list\[2\]\.rule\.violation': '@pd.io.commo' at "
                                           r"character 0 is not part of a condition"):
         restore(source / "out/bundle.tar.gz", fresh)
     assert not (fresh / "results").exists() and not (fresh / "MARKER").exists()

@@ -104,9 +104,11 @@ def test_seed_batching_is_per_experiment_not_per_condition(default_config, schem
 def test_per_run_data_seed_gives_each_seed_its_own_prepared_set(default_config, schema):
     from lplr.config import run_data_settings
 
-    config = validate_config(copy.deepcopy(default_config), schema)
+    config = copy.deepcopy(default_config)
+    config["data"]["seed"] = 0  # an integer: one training subset for every seed
+    config = validate_config(config, schema)
     shared = {data_key(run_data_settings(config, "width", s)) for s in (0, 1, 2)}
-    assert len(shared) == 1  # the default: one training subset for every seed
+    assert len(shared) == 1
     config["data"]["seed"] = "per_run"
     validate_config(config, schema)
     per_run = [run_data_settings(config, "width", s) for s in (0, 1, 2)]

@@ -136,12 +136,13 @@ VARY = {"width": ["width"], "width_calibrated": ["width"], "width_eos": ["width"
         "batch": ["batch_size"]}
 
 EXPECTED_TEXT = {
-    "loss_decay": ("diverged at step", "no linear window", "linearised"),
+    "loss_decay": ("diverged at step", "no linear window", "linearised", "$L_t$ ($L^*$ = 0)", r"$L_t$ (gap with $L^*=0$)"),
     "pl_scaling": ("diverged at step", "no linear window"),
     "width_ablation": ("intervals", "log-log slope"),
     "rates_along_training": ("observed", "PL bound", "linearised from each probe", "top-$k$ directions"),
     "init_comparison": ("diverged at step", "no linear window", "window start"),
-    "step_size": ("diverged at step", "exit fraction 0.5", "leaves the LPLR"),
+    "step_size": ("diverged at step", "exit fraction 0.5", "leaves the LPLR", r"$\eta t$ (matched $\eta t$)",
+                  r"$L_t$ ($L^*=0$)"),
     "ntk_stability": ("diverged at step", "no linear window", "edge of stability", "leaves the LPLR (3/8 runs)",
                       "$q_t < 0$ at some probe: 3/8 runs"),
     "pl_ratio": ("diverged at step", "median"),

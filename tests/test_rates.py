@@ -74,3 +74,20 @@ def test_spectral_shares_and_segment_rate():
     assert rates.segment_rate(steps, loss, 0.25, 0.5) == pytest.approx(0.03)
     assert rates.segment_rate(steps, loss, 0.75, 1.0) == pytest.approx(0.03)
     assert np.isnan(rates.segment_rate(steps, np.zeros(101), 0.0, 1.0))
+
+
+def test_entry_step_is_the_first_step_after_which_the_rate_stays_near_the_late_rate():
+    steps = np.arange(100.0)
+    observed = np.where(steps < 30, 5.0, 1.0)
+    observed[60] = 1.6  # one excursion beyond 1.5x moves the entry past it
+    assert rates.entry_step(steps, observed, 1.0, 1.5) == 61
+    observed[60] = 1.4
+    assert rates.entry_step(steps, observed, 1.0, 1.5) == 30
+    assert np.isnan(rates.entry_step(steps, np.full(100, 5.0), 1.0, 1.5))  # never enters
+
+
+def test_bound_ratios_use_the_smaller_mu_of_each_interval_and_keep_rising_intervals():
+    ratios = rates.bound_ratios([1.0, -0.5], [10.0, 10.0], [0.2, 0.1, 0.3], eta=np.log(10) / 4)
+    # bound of interval 0: 10 * 2 eta * 0.1 / ln 10 = 0.5 decades; interval 1 the same (min(0.1, 0.3))
+    assert ratios == pytest.approx([2.0, -1.0])
+    assert rates.segment_mean(np.arange(10.0), np.arange(10.0), 0.0, 0.5) == pytest.approx(2.0)  # steps 0..4

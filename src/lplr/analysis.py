@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lplr import rates
-from lplr.fit import LSTAR_METHODS, fit_curve, lplr_exit_step
+from lplr.fit import LSTAR_METHODS, estimate_lstar, fit_curve, log_gap, lplr_exit_step
 from lplr.io import read_json
 from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
 
@@ -234,11 +234,76 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
                lqcr_first_negative_step=float(negative["step"].iloc[0]) if len(negative) else np.nan,
                audit_max_rel_error=float((spectrum["audit_error"] / spectrum["audit_tolerance"]).max()))
     row["rate_over_predicted"] = row["rate"] / row["predicted_rate"] if row["has_window"] else np.nan
+    row.update(claim_statistics(metrics, curve, probes, fitted, fit_cfg, eta, row))
     lin = curve["linearised_loss"].to_numpy(float)
     if np.isfinite(lin).all():
         ratio = np.log10(loss) - np.log10(lin)
         row.update(linearised_final_log10_ratio=float(ratio[-1]), linearised_max_abs_log10=float(np.nanmax(np.abs(ratio))))
     return row, curve, probes
+
+
+def claim_statistics(metrics: pd.DataFrame, curve: pd.DataFrame, probes: pd.DataFrame, fitted: dict, fit_cfg: dict,
+                     eta: float, row: dict) -> dict:
+    """The per-run statistics the claims are judged on (lplr.claims), every one with L* = 0 (lplr.rates)."""
+    cfg = fit_cfg["rates"]
+    steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
+    out = {}
+    # claim 1: the slowdown the local linearised models predict for the same segments, and the lazy model's
+    kernel = [rates.segment_mean(steps, curve["local_linearised_rate"], *cfg[s]) for s in ("early", "late")]
+    out["rate_slowdown_kernel"] = kernel[1] / kernel[0] if kernel[0] > 0 else np.nan
+    lazy = curve["linearised_loss"].to_numpy(float)
+    lazy_rates = [rates.segment_rate(steps, lazy, *cfg[s]) for s in ("early", "late")] if np.isfinite(lazy).all() else [np.nan] * 2
+    out["rate_slowdown_lazy"] = lazy_rates[1] / lazy_rates[0] if lazy_rates[0] > 0 else np.nan
+    out["slowdown_vs_kernel"] = row["rate_slowdown"] / out["rate_slowdown_kernel"]
+    out["pl_time_constants"] = float(steps[-1] * 2 * eta * probes["mu"].iloc[-1])  # T 2 eta mu_T
+    # claim 5: every probe interval, bounded with min(mu_k, mu_{k+1})
+    elapsed = (probes["next_step"] - probes["step"]).to_numpy(float)[:-1]
+    ratios = rates.bound_ratios(probes["observed_decay"].to_numpy(float)[:-1], elapsed, probes["mu"], eta)
+    ok = np.isfinite(ratios)
+    out.update(pl_bound_min_ratio=float(ratios[ok].min()) if ok.any() else np.nan,
+               pl_bound_weighted_ratio=float(elapsed[ok] @ ratios[ok] / elapsed[ok].sum()) if ok.any() else np.nan,
+               pl_bound_violations=int((ratios[ok] < 1).sum()), pl_bound_intervals=int(ok.sum()))
+    # claim 7: the early rate over the first transient_steps against the late rate; entry into the linear regime
+    k = float(fit_cfg.get("transient_steps", 20))
+    out["early_rate"] = float((math.log(loss[0]) - np.interp(k, steps, np.log(loss))) / k) if (loss > 0).all() else np.nan
+    out["transient_ratio"] = out["early_rate"] / row["rate_late"] if row["rate_late"] > 0 else np.nan
+    out["linear_entry_step"] = rates.entry_step(steps, curve["observed_rate"], row["rate_late"], cfg.get("entry_factor", 1.5))
+    # claims 2, 6 and 10: the window fit with L* = 0 at every width
+    zero = fitted if fitted["lstar_method"] == "zero" else fit_curve(metrics, "zero", fit_cfg)
+    out.update(pl_slope_zero=zero["pl_slope"], rate_zero=zero["rate"], t0_zero=zero["t0"], t1_zero=zero["t1"],
+               window_intercept_zero=zero["window_intercept"],
+               window_decades_zero=float(zero["rate"] * (zero["t1"] - zero["t0"]) / LN10) if zero["has_window"] else 0.0)
+    return out
+
+
+def fixed_window_fit(metrics: pd.DataFrame, lstar_method: str, fit_cfg: dict, start: float = 0.25) -> dict:
+    """Rate and PL slope by least squares over the fixed window [start T, T] under one L* estimator."""
+    steps, loss, grad = (metrics[c].to_numpy(float) for c in ("step", "loss", "grad_norm_sq"))
+    lg = log_gap(loss, estimate_lstar(loss, lstar_method, fit_cfg["min_offset"]))
+    inside = (steps >= start * steps[-1]) & np.isfinite(lg) & (grad > 0)
+    if inside.sum() < 3:
+        return {"rate": np.nan, "pl_slope": np.nan, "has_window": False}
+    return {"rate": -float(np.polyfit(steps[inside], lg[inside], 1)[0]),
+            "pl_slope": float(np.polyfit(lg[inside], np.log(grad[inside]), 1)[0]), "has_window": True}
+
+
+def matched_drifts(runs: dict[str, dict], per_run: pd.DataFrame) -> pd.DataFrame:
+    """Relative drift of every run at the experiment's common step (the shortest run's T) and at its common
+    eta t (the smallest eta T): across step sizes, the drift at matched steps and at matched eta t."""
+    done = per_run["status"] == "completed"
+    finals = {r: float(run["metrics"]["step"].iloc[-1]) for r, run in runs.items()}
+    common_step = min((finals[r] for r in per_run.loc[done, "run"]), default=np.nan)
+    common_eta_t = min((finals[r] * e for r, e in zip(per_run.loc[done, "run"], per_run.loc[done, "eta"])), default=np.nan)
+    out = per_run.copy()
+    for column, target in (("rel_drift_matched_steps", lambda e: common_step),
+                           ("rel_drift_matched_eta_t", lambda e: common_eta_t / e)):
+        values = []
+        for run_id, eta in zip(per_run["run"], per_run["eta"]):
+            m = runs[run_id]["metrics"]
+            at = m.loc[m["step"] <= target(eta) * (1 + 1e-9), "rel_drift"]  # the last evaluated step at or before
+            values.append(float(at.iloc[-1]) if len(at) and np.isfinite(target(eta)) else np.nan)
+        out[column] = values
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -247,17 +312,22 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
 
 def sensitivity(runs: dict[str, dict], fit_cfg: dict, confidence: float) -> pd.DataFrame:
     """The window rate (geometric mean) and PL slope (mean) over completed runs, for every L* estimator x
-    window R^2 threshold (the configured r2_min and half-way towards and away from 1)."""
+    window R^2 threshold (the configured r2_min and half-way towards and away from 1), and the fixed window [T/4, T]."""
     r2 = fit_cfg["window"]["r2_min"]
     completed = [run["metrics"] for run in runs.values() if run["manifest"]["status"] == "completed"]
     rows = []
     for method in LSTAR_METHODS:
-        for r2_min in (r2 - (1 - r2) / 2, r2, r2 + (1 - r2) / 2):
-            cfg = {**fit_cfg, "window": {**fit_cfg["window"], "r2_min": r2_min}}
-            fits = pd.DataFrame([fit_curve(m, method, cfg) for m in completed])
+        for r2_min in (r2 - (1 - r2) / 2, r2, r2 + (1 - r2) / 2, "fixed"):
+            if r2_min == "fixed":  # the fixed window [T/4, T]: no window rule at all
+                fits = pd.DataFrame([{**fixed_window_fit(m, method, fit_cfg), "t0": m["step"].iloc[-1] / 4,
+                                      "t1": m["step"].iloc[-1]} for m in completed])
+            else:
+                cfg = {**fit_cfg, "window": {**fit_cfg["window"], "r2_min": r2_min}}
+                fits = pd.DataFrame([fit_curve(m, method, cfg) for m in completed])
             rate = summarise(fits["rate"], "log", confidence) if len(fits) else {"estimate": np.nan}
             slope = summarise(fits["pl_slope"], "linear", confidence) if len(fits) else {"estimate": np.nan}
-            rows.append({"lstar_method": method, "r2_min": r2_min, "runs": len(runs),
+            rows.append({"lstar_method": method, "window": "fixed [T/4, T]" if r2_min == "fixed" else "detected",
+                         "r2_min": np.nan if r2_min == "fixed" else r2_min, "runs": len(runs),
                          "runs_with_window": int(fits["has_window"].sum()) if len(fits) else 0,
                          "rate": rate["estimate"], "pl_slope": slope["estimate"],
                          "window_start": float(fits["t0"].median()) if len(fits) else np.nan,
@@ -290,7 +360,7 @@ def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,
                      "source": (sources or {}).get(run_id, ""), **row})
         curves.append(curve.assign(run=run_id))
         probes.append(probe.assign(run=run_id))
-    per_run = pd.DataFrame(rows)
+    per_run = matched_drifts(runs, pd.DataFrame(rows))
     by = vary or ["condition"]
     grouped = per_run.assign(condition="all") if not vary else per_run
     return {

@@ -1,83 +1,58 @@
-"""The claims ledger: each claim of the paper, tested by a rule fixed in config before the runs.
+"""The claims ledger: each claim of the paper, tested by a rule fixed in config (rules: lplr.claim_rules).
 
 One row per claim x experiment (x condition where a claim is read per condition): the paper's statement
 and number, our statistic with its interval and n, the experiment's regime (as set up, and as observed from
-the tracked sharpness), the scale it ran at, and a verdict from the claim's rule:
+the tracked sharpness), the scale it ran at, and a verdict from the claim's rule.
 
-    equivalence  low <= statistic <= high: the interval inside [low, high] -> supported, disjoint from it
-                 -> contradicted, else inconclusive ("about 0.29" becomes a margin fixed in config)
-    above/below  the interval entirely above (below) `threshold` -> supported, entirely on the other side
-                 -> contradicted, else inconclusive
-    trend        per-seed log-log slope of the statistic (or of |statistic - distance_to|) against a numeric
-                 condition: its interval on the stated side of 0 -> supported (for `monotone: true` also the
-                 condition estimates must be monotone, else inconclusive), on the other side -> contradicted
-    compare      condition a against condition b, paired by seed: log ratio a/b (positive statistics) or
-                 difference (signed ones and step counts); the interval on the stated side of 0 -> supported,
-                 on the other -> contradicted
-    proportion   a per-run violation (a condition over runs.csv columns in the grammar of lplr.expressions,
-                 e.g. "lqcr_negative > 0"; never executed as code):
-                 no run violates -> supported; the Clopper-Pearson lower bound of the violating fraction
-                 above `max_fraction` -> contradicted (violations are not rare); else inconclusive
+Primary rows and multiplicity. Each paper claim has exactly one primary row (config: the entry's `primary:
+{experiment, at}`, `at` a filter as in the claim's own `at`); the abstract and the notebooks give its verdict. Bonferroni covers the primary rows
+that get a verdict: with k of them, each primary interval is at 1 - (1 - family_confidence) / k, so the chance
+that any primary interval misses its true value is at most 1 - family_confidence. Every other row is
+exploratory, at family_confidence (95%) on its own.
+
+Amendments. A rule changed after the data were seen is logged in `claims.amendments` (old rule, new rule,
+reason, commit). The ledger keeps, in `as_registered`, the verdict of the rules as first registered (the
+amended entries' `old`, the old multiplicity over all rows, the old proportion rule) beside the new one, and in
+`confirmation` the new rule's verdict on the runs no rule was written against (seeds not in `claims.seen_seeds`).
 
 A claim whose `requires` (e.g. width 1024, CIFAR-10) the experiment does not meet is "not tested at this
-scale"; its statistic is still shown. Fewer than two values give no interval: inconclusive.
-Multiple comparisons: Bonferroni. With k rows that get a verdict, every interval is at confidence
-1 - (1 - family_confidence) / k, so the chance that any of them misses its true value is at most
-1 - family_confidence. The intervals are across seeds (lplr.stats), so with the default data.seed they
-are conditional on one training subset.
+scale"; its statistic is still shown. An experiment the config defines but disables is "not tested".
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from lplr.analysis import regime_of
-from lplr.expressions import evaluate
-from lplr.formatting import format_number, format_value
-from lplr.stats import loglog_slope_by_seed, scale_of, summarise
+from lplr.claim_config import ClaimError, registered_claims, validate_claims  # noqa: F401 (re-exported)
+from lplr.claim_rules import AS_KERNEL, NOT_CONTRADICTED, apply_rule, completed, seeds_to_decide, trend_label
+from lplr.formatting import format_value
 
-VERDICTS = ("supported", "contradicted", "inconclusive", "not tested at this scale")
+VERDICTS = ("supported", "contradicted", "inconclusive", "not tested at this scale", NOT_CONTRADICTED, AS_KERNEL)
 NOT_TESTED = VERDICTS[3]
-COLUMNS = ["claim", "paper_claim", "experiment", "condition", "regime", "regime_observed", "scale", "config",
-           "paper_statement", "paper_value", "statistic", "estimator", "estimate", "low", "high", "confidence",
-           "n", "n_runs", "rule", "verdict", "interval_width", "seeds_to_decide", "tightness", "note"]
-
-
-class ClaimError(ValueError):
-    """A claim in config is malformed; the message names the claim and the key."""
+COLUMNS = ["claim", "paper_claim", "primary", "experiment", "condition", "regime", "regime_observed", "scale",
+           "config", "paper_statement", "paper_value", "statistic", "measure", "estimator", "estimate", "low", "high",
+           "confidence", "n", "n_runs", "rule", "verdict", "as_registered", "confirmation", "interval_width",
+           "seeds_to_decide",
+           "tightness", "note"]
 
 
 # ------------------------------------------------------------------------------------------------
 # selecting runs
 # ------------------------------------------------------------------------------------------------
 
-def _matches(runs: pd.DataFrame, where: dict) -> pd.Series:
-    mask = pd.Series(True, index=runs.index)
-    for key, value in where.items():
-        if key not in runs:
-            raise KeyError(key)
-        column = runs[key]
-        if value in ("max", "min"):
-            target = column.max() if value == "max" else column.min()
-            mask &= column == target
-        else:
-            mask &= column.astype(str) == format_value(value)
-    return mask
-
-
 def condition_selections(runs: pd.DataFrame, at) -> list[tuple[str, pd.DataFrame]]:
     """[(label, runs)] for a claim's `at`: None (all runs), a filter {key: value | max | min | each}, or a
     list of filters. `each` makes one selection per value of that key."""
+    from lplr.claim_rules import matches
+
     filters = at if isinstance(at, list) else [at or {}]
     out = []
     for where in filters:
         each = [k for k, v in where.items() if v == "each"]
         fixed = {k: v for k, v in where.items() if v != "each"}
-        base = runs[_matches(runs, fixed)]
+        base = runs[matches(runs, fixed)]
         groups = [((), base)] if not each else list(base.groupby(each, sort=True))
         for key, group in groups:
             key = key if isinstance(key, tuple) else (key,)
@@ -86,170 +61,6 @@ def condition_selections(runs: pd.DataFrame, at) -> list[tuple[str, pd.DataFrame
             label = ",".join(f"{k}={format_value(v)}" for k, v in resolved.items()) or "all runs"
             out.append((label, group))
     return out
-
-
-# ------------------------------------------------------------------------------------------------
-# the rules
-# ------------------------------------------------------------------------------------------------
-
-def _side(low: float, high: float, threshold: float, above: bool) -> str:
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return "inconclusive"
-    if above:
-        return "supported" if low > threshold else "contradicted" if high < threshold else "inconclusive"
-    return "supported" if high < threshold else "contradicted" if low > threshold else "inconclusive"
-
-
-def _completed(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["status"] == "completed"]
-
-
-def rule_equivalence(runs, statistic, rule, confidence):
-    s = summarise(_completed(runs)[statistic], scale_of(statistic), confidence)
-    low, high = rule["low"], rule["high"]
-    if not (np.isfinite(s["ci_low"]) and np.isfinite(s["ci_high"])):
-        verdict = "inconclusive"
-    elif low <= s["ci_low"] and s["ci_high"] <= high:
-        verdict = "supported"
-    elif s["ci_high"] < low or s["ci_low"] > high:
-        verdict = "contradicted"
-    else:
-        verdict = "inconclusive"
-    s["decision"] = (s["scale"], (low, high))
-    return s, verdict, f"interval inside [{format_number(low)}, {format_number(high)}]"
-
-
-def rule_threshold(runs, statistic, rule, confidence, above):
-    s = summarise(_completed(runs)[statistic], scale_of(statistic), confidence)
-    word = "above" if above else "below"
-    s["decision"] = (s["scale"], (rule["threshold"],))
-    return s, _side(s["ci_low"], s["ci_high"], rule["threshold"], above), \
-        f"interval {word} {format_number(rule['threshold'])}"
-
-
-def rule_trend(runs, statistic, rule, confidence):
-    over, decreasing = rule["over"], rule["direction"] == "decreasing"
-    frame = _completed(runs).copy()
-    values = frame[statistic].astype(float)
-    if "distance_to" in rule:
-        values = (values - rule["distance_to"]).abs()
-    frame["_y"] = values
-    slope = loglog_slope_by_seed(frame, over, "_y", confidence)
-    s = {"estimate": slope["slope"], "ci_low": slope["ci_low"], "ci_high": slope["ci_high"], "n": slope["n"],
-         "estimator": f"per-seed log-log slope against {over}", "decision": ("linear", (0.0,))}
-    verdict = _side(s["ci_low"], s["ci_high"], 0.0, above=not decreasing)
-    note = ""
-    if verdict == "supported" and rule.get("monotone"):
-        means = frame.groupby(over)["_y"].apply(lambda v: summarise(v, "log", confidence)["estimate"]).sort_index()
-        steps = np.diff(means.to_numpy())
-        if not (np.all(steps < 0) if decreasing else np.all(steps > 0)):
-            verdict, note = "inconclusive", f"the slope is {rule['direction']} but the per-{over} estimates are not monotone"
-    target = f"|{statistic} - {format_number(rule['distance_to'])}|" if "distance_to" in rule else statistic
-    text = f"slope of log {target} on log {over}: interval {'below' if decreasing else 'above'} 0"
-    return s, verdict, text + (" and monotone estimates" if rule.get("monotone") else ""), note
-
-
-def rule_compare(runs, statistic, rule, confidence):
-    """a against b paired by seed; log ratio for log-scale statistics, else the difference."""
-    frame = _completed(runs)
-    a, b = frame[_matches(frame, rule["a"])], frame[_matches(frame, rule["b"])]
-    paired = a.set_index("seed")[statistic].to_frame("a").join(b.set_index("seed")[statistic].to_frame("b"), how="inner")
-    paired = paired[np.isfinite(paired).all(axis=1)]
-    ratio = scale_of(statistic) == "log"
-    if ratio:
-        paired = paired[(paired > 0).all(axis=1)]
-        diffs = np.log(paired["a"]) - np.log(paired["b"])
-    else:
-        diffs = paired["a"] - paired["b"]
-    s = summarise(diffs, "linear", confidence)
-    s["decision"] = ("log", (1.0,)) if ratio else ("linear", (0.0,))
-    name_a, name_b = (",".join(f"{k}={format_value(v)}" for k, v in rule[x].items()) for x in ("a", "b"))
-    less = rule["direction"] == "less"
-    verdict = _side(s["ci_low"], s["ci_high"], 0.0, above=not less)
-    if ratio:  # report the ratio a/b, not its log
-        s.update(estimate=math.exp(s["estimate"]) if np.isfinite(s["estimate"]) else np.nan,
-                 ci_low=math.exp(s["ci_low"]) if np.isfinite(s["ci_low"]) else np.nan,
-                 ci_high=math.exp(s["ci_high"]) if np.isfinite(s["ci_high"]) else np.nan,
-                 estimator=f"paired ratio {name_a} / {name_b}, geometric mean")
-    else:
-        s["estimator"] = f"paired difference {name_a} - {name_b}, mean"
-    word = "below" if less else "above"
-    text = f"{name_a} vs {name_b} paired by seed: {'ratio' if ratio else 'difference'} {word} {'1' if ratio else '0'}"
-    return s, verdict, text
-
-
-def rule_proportion(runs, statistic, rule, confidence):
-    """The fraction of runs that violate the claim (`violation`, a condition over runs.csv, lplr.expressions)."""
-    frame = _completed(runs)
-    violates = evaluate(rule["violation"], frame, "rule.violation")
-    k, n = int(violates.sum()), len(frame)
-    low, high = (scipy_stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
-                 if n else (np.nan, np.nan))
-    s = {"estimate": k / n if n else np.nan, "ci_low": float(low), "ci_high": float(high), "n": n,
-         "estimator": f"fraction of runs with {rule['violation']} (Clopper-Pearson)"}
-    if n == 0:
-        verdict = "inconclusive"
-    elif k == 0:
-        verdict = "supported"
-    elif low > rule["max_fraction"]:
-        verdict = "contradicted"
-    else:
-        verdict = "inconclusive"
-    return s, verdict, f"no run with {rule['violation']}; contradicted if more than {format_number(rule['max_fraction'])} of runs"
-
-
-def seeds_to_decide(estimate: float, low: float, high: float, n: int, confidence: float, decision) -> float:
-    """Seeds a t-interval would need to clear every decision boundary, if the pilot's estimate and per-seed spread held.
-
-    On the decision scale z (log for log-scale statistics and ratios), the pilot's interval gives the per-seed
-    spread s = half_width * sqrt(n) / t_{n-1}; the answer is the smallest m >= 2 with t_{m-1} s / sqrt(m) <
-    min_b |z(estimate) - z(b)| over the rule's boundaries b. Inf when the estimate sits on a boundary (or would
-    need more than 100,000 seeds); NaN without an interval (n < 2, or a rule without a t-interval). A planning
-    figure, not a test: the next run's estimate will move.
-    """
-    if decision is None or n < 2 or not all(np.isfinite([estimate, low, high])):
-        return np.nan
-    scale, boundaries = decision
-    if scale == "log":
-        if min(estimate, low, high, *boundaries) <= 0:
-            return np.nan
-        forward = np.log
-    elif scale == "linear":
-        forward = float
-    else:  # order statistics and logit intervals are not t-intervals of a mean on this scale
-        return np.nan
-    quantile = (1 + confidence) / 2
-
-    def half_width(m: int) -> float:  # t_{m-1} s / sqrt(m): falls monotonically in m
-        return scipy_stats.t.ppf(quantile, m - 1) * spread / math.sqrt(m)
-
-    distance = min(abs(forward(estimate) - forward(b)) for b in boundaries)
-    spread = (forward(high) - forward(low)) / 2 * math.sqrt(n) / scipy_stats.t.ppf(quantile, n - 1)
-    if spread == 0:
-        return 2.0 if distance > 0 else math.inf
-    lo, hi = 2, 100_000
-    if distance == 0 or half_width(hi) >= distance:
-        return math.inf
-    while lo < hi:  # bisect for the smallest m with half_width(m) < distance
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if half_width(mid) < distance else (mid + 1, hi)
-    return float(lo)
-
-
-def apply_rule(runs: pd.DataFrame, statistic: str, rule: dict, confidence: float) -> tuple[dict, str, str, str]:
-    """(summary, verdict, rule text, note) of one claim on one selection of runs."""
-    test = rule.get("test")
-    if test == "equivalence":
-        return (*rule_equivalence(runs, statistic, rule, confidence), "")
-    if test in ("above", "below"):
-        return (*rule_threshold(runs, statistic, rule, confidence, above=test == "above"), "")
-    if test == "trend":
-        return rule_trend(runs, statistic, rule, confidence)
-    if test == "compare":
-        return (*rule_compare(runs, statistic, rule, confidence), "")
-    if test == "proportion":
-        return (*rule_proportion(runs, statistic, rule, confidence), "")
-    raise ClaimError(f"unknown rule test {test!r}; use equivalence, above, below, trend, compare or proportion")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -274,11 +85,11 @@ def unmet_requirements(requires: dict, runs: pd.DataFrame, data: dict) -> list[s
 
 
 def observed_regime(runs: pd.DataFrame) -> str:
-    """'eta<=1/L: 30/32, stable, eta>1/L: 2/32' from the runs' tracked sharpness."""
-    completed = _completed(runs)
-    if "sharpness_tracked_max" not in completed:
+    """'eta<=1/L: 30/32; stable, eta>1/L: 2/32' from the runs' tracked sharpness."""
+    done = completed(runs)
+    if "sharpness_tracked_max" not in done:
         return "untracked"
-    labels = completed["sharpness_tracked_max"].map(regime_of)
+    labels = done["sharpness_tracked_max"].map(regime_of)
     counts = labels.value_counts()
     return "; ".join(f"{label}: {counts[label]}/{len(labels)}" for label in counts.index)
 
@@ -293,64 +104,134 @@ def scale_label(runs: pd.DataFrame, data: dict) -> str:
     return ", ".join(parts)
 
 
-def _check(claim: dict, index: int) -> str:
-    name = claim.get("id", f"claims.list[{index}]")
-    for key in ("id", "statement", "experiments", "statistic", "rule"):
-        if key not in claim:
-            raise ClaimError(f"claim {name!r} (config key claims.list[{index}]) has no {key!r}; see the claims block "
-                             "in config.yaml")
-    return name
+def primary_label(claim: dict, experiment: str, runs: pd.DataFrame | None) -> str | None:
+    """The condition label of the claim's primary row in this experiment (None: not this experiment).
+    `primary.at` is a filter like `at` ({width: max}), so the primary row follows the config's widths."""
+    primary = claim.get("primary") or {}
+    if primary.get("experiment") != experiment:
+        return None
+    if runs is None:
+        return ""
+    selections = condition_selections(runs, primary.get("at"))
+    return selections[0][0] if selections else ""
+
+
+def plan_rows(claims: list[dict], runs_by_experiment: dict, data_by_experiment: dict) -> list[tuple]:
+    """[(claim, experiment, condition label, runs or None, unmet requirements or reason, primary)]."""
+    planned = []
+    for claim in claims:
+        for experiment in claim["experiments"]:
+            runs = runs_by_experiment.get(experiment)
+            try:
+                chosen = primary_label(claim, experiment, runs)
+                selections = condition_selections(runs, claim.get("at")) if runs is not None else []
+            except KeyError as error:
+                raise ClaimError(f"claim {claim['id']!r}: experiment {experiment!r} has no column {error.args[0]!r}") from None
+            if runs is None:
+                reason = f"experiment {experiment} not run in this build"
+                planned.append((claim, experiment, chosen or "", None, [reason], chosen is not None))
+                continue
+            if claim["statistic"] not in runs:
+                raise ClaimError(f"claim {claim['id']!r}: statistic {claim['statistic']!r} is not a column of "
+                                 f"results/fits/{experiment}/runs.csv")
+            missing = unmet_requirements(claim.get("requires"), runs, data_by_experiment.get(experiment, {}))
+            for label, selection in selections:
+                planned.append((claim, experiment, label, selection, missing, label == chosen))
+    return planned
+
+
+def confirmation(claim: dict, selection: pd.DataFrame, seen: list[int], confidence: float) -> str:
+    """The new rule's verdict on the runs no rule was written against (seeds not in `seen`; with data.seed:
+    per_run each of them has its own training subset)."""
+    fresh = selection[~selection["seed"].isin(seen)]
+    if fresh.empty:
+        return "no fresh runs"
+    return apply_rule(fresh, claim["statistic"], claim["rule"], confidence)[1] + f" ({len(fresh)} fresh runs)"
+
+
+def _row(claim, experiment, label, selection, missing, primary, confidence, regimes, data, config_name,
+         registered, seen=()) -> dict:
+    statistic = claim["statistic"]
+    measure = trend_label(statistic, claim["rule"]) if claim["rule"].get("test") == "trend" else statistic
+    row = {"claim": claim["id"], "paper_claim": claim.get("paper", ""), "primary": primary, "experiment": experiment,
+           "condition": label, "paper_statement": claim["statement"],
+           "paper_value": "" if claim.get("paper_value") is None else str(claim["paper_value"]),
+           "statistic": statistic, "measure": measure, "config": config_name, "confidence": confidence}
+    if selection is None:
+        return {**row, "verdict": NOT_TESTED, "note": "; ".join(missing), "n": 0, "n_runs": 0}
+    summary, verdict, text, note = apply_rule(selection, statistic, claim["rule"], confidence, registered)
+    if missing:
+        verdict, note = NOT_TESTED, "; ".join(filter(None, [f"needs {', '.join(missing)}", note]))
+    row.update(regime=regimes.get(experiment, ""), regime_observed=observed_regime(selection),
+               scale=scale_label(selection, data.get(experiment, {})), estimator=summary.get("estimator", ""),
+               estimate=summary["estimate"], low=summary["ci_low"], high=summary["ci_high"], n=summary["n"],
+               n_runs=len(selection), rule=text, verdict=verdict, interval_width=summary["ci_high"] - summary["ci_low"],
+               seeds_to_decide=seeds_to_decide(summary["estimate"], summary["ci_low"], summary["ci_high"],
+                                               summary["n"], confidence, summary.get("decision")),
+               tightness=summary["estimate"] if claim.get("tightness") else np.nan, note=note)
+    if seen and not missing and not registered:
+        row["confirmation"] = confirmation(claim, selection, list(seen), confidence)
+    if claim["rule"].get("test") == "property":
+        row["confidence"] = np.nan  # a property is decided by any violating run; its bound is one-sided 95%
+    return row
+
+
+def _ledger(claims: list[dict], runs_by_experiment, data_by_experiment, regimes, config_name, family: float,
+            registered: bool, seen=()) -> pd.DataFrame:
+    planned = plan_rows(claims, runs_by_experiment, data_by_experiment)
+    if registered:  # as first registered: Bonferroni over every row that gets a verdict, all rows alike
+        k = sum(1 for *_, missing, _ in planned if not missing)
+        level = {True: 1 - (1 - family) / max(k, 1), False: 1 - (1 - family) / max(k, 1)}
+    else:  # Bonferroni over the primary rows that get a verdict; the others exploratory at `family`
+        k = sum(1 for claim, *_, missing, primary in planned  # a property is decided by any run, not an interval
+                if primary and not missing and claim["rule"].get("test") != "property")
+        level = {True: 1 - (1 - family) / max(k, 1), False: family}
+    rows = [_row(claim, experiment, label, selection, missing, primary, level[primary], regimes, data_by_experiment,
+                 config_name, registered, seen) for claim, experiment, label, selection, missing, primary in planned]
+    return pd.DataFrame(rows).reindex(columns=COLUMNS)
+
+
+def _as_registered(ledger: pd.DataFrame, registered: pd.DataFrame) -> list[str]:
+    """Per row of the new ledger, the registered rules' verdict on the same claim, experiment and condition;
+    where the amended rule reads other conditions, the registered verdicts of that claim and experiment."""
+    out = []
+    for _, row in ledger.iterrows():
+        same = registered[(registered["claim"] == row["claim"]) & (registered["experiment"] == row["experiment"])]
+        exact = same[same["condition"] == row["condition"]]
+        if len(exact):
+            out.append(str(exact["verdict"].iloc[0]))
+        elif len(same):
+            verdicts = same["verdict"].astype(str)
+            out.append(verdicts.iloc[0] if verdicts.nunique() == 1 else
+                       "; ".join(f"{c}: {v}" for c, v in zip(same["condition"], verdicts)))
+        else:
+            out.append("not registered (added by an amendment)")
+    return out
 
 
 def build_ledger(claims_cfg: dict, runs_by_experiment: dict[str, pd.DataFrame], data_by_experiment: dict[str, dict],
                  regimes: dict[str, str], config_name: str) -> pd.DataFrame:
-    """The claims ledger. runs_by_experiment: {experiment: runs.csv frame} of the experiments that ran (a claim
-    naming an experiment that did not run gets a 'not tested at this scale' row)."""
-    planned = []
-    for index, claim in enumerate(claims_cfg["list"]):
-        name = _check(claim, index)
-        for experiment in claim["experiments"]:
-            runs = runs_by_experiment.get(experiment)
-            if runs is None:
-                planned.append((claim, experiment, "", None, [f"experiment {experiment} not in this config"]))
-                continue
-            try:
-                selections = condition_selections(runs, claim.get("at"))
-            except KeyError as error:
-                raise ClaimError(f"claim {name!r}: experiment {experiment!r} has no column {error.args[0]!r} "
-                                 "(config key claims.list[...].at); use one of its conditions") from None
-            if claim["statistic"] not in runs and claim["rule"].get("test") != "proportion":
-                raise ClaimError(f"claim {name!r}: statistic {claim['statistic']!r} is not a column of "
-                                 f"results/fits/{experiment}/runs.csv")
-            missing = unmet_requirements(claim.get("requires"), runs, data_by_experiment.get(experiment, {}))
-            for label, selection in selections:
-                planned.append((claim, experiment, label, selection, missing))
-
-    tested = sum(1 for *_, missing in planned if not missing)
+    """The claims ledger, with the rules as first registered in `as_registered`. runs_by_experiment:
+    {experiment: runs.csv frame} of the experiments that ran; a claim naming one that did not gets a
+    'not tested at this scale' row."""
     family = float(claims_cfg.get("family_confidence", 0.95))
-    confidence = 1 - (1 - family) / max(tested, 1)
-    rows = []
-    for claim, experiment, label, selection, missing in planned:
-        row = {"claim": claim["id"], "paper_claim": claim.get("paper", ""), "experiment": experiment,
-               "condition": label, "paper_statement": claim["statement"],
-               "paper_value": "" if claim.get("paper_value") is None else str(claim["paper_value"]),
-               "statistic": claim["statistic"], "config": config_name, "confidence": confidence}
-        if selection is None:
-            rows.append({**row, "verdict": NOT_TESTED, "note": "; ".join(missing), "n": 0, "n_runs": 0})
-            continue
-        summary, verdict, text, note = apply_rule(selection, claim["statistic"], claim["rule"], confidence)
-        if missing:
-            verdict, note = NOT_TESTED, "; ".join(filter(None, [f"needs {', '.join(missing)}", note]))
-        row.update(regime=regimes.get(experiment, ""), regime_observed=observed_regime(selection),
-                   scale=scale_label(selection, data_by_experiment.get(experiment, {})),
-                   estimator=summary.get("estimator", ""), estimate=summary["estimate"], low=summary["ci_low"],
-                   high=summary["ci_high"], n=summary["n"], n_runs=len(selection), rule=text, verdict=verdict,
-                   interval_width=summary["ci_high"] - summary["ci_low"],
-                   seeds_to_decide=seeds_to_decide(summary["estimate"], summary["ci_low"], summary["ci_high"],
-                                                   summary["n"], confidence, summary.get("decision")),
-                   tightness=summary["estimate"] if claim.get("tightness") else np.nan, note=note)
-        rows.append(row)
-    return pd.DataFrame(rows).reindex(columns=COLUMNS)
+    claims = claims_cfg["list"]
+    for index, claim in enumerate(claims):
+        for key in ("id", "statement", "experiments", "statistic", "rule"):
+            if key not in claim:
+                raise ClaimError(f"claim {claim.get('id', index)!r} (config key claims.list[{index}]) has no {key!r}")
+    ledger = _ledger(claims, runs_by_experiment, data_by_experiment, regimes, config_name, family, registered=False,
+                     seen=claims_cfg.get("seen_seeds") or ())
+    registered = _ledger(registered_claims(claims_cfg), runs_by_experiment, data_by_experiment, regimes, config_name,
+                         family, registered=True)
+    ledger["as_registered"] = _as_registered(ledger, registered)
+    return ledger
+
+
+def primary_rows(ledger: pd.DataFrame) -> pd.DataFrame:
+    """One row per paper claim: its primary row, in claim order."""
+    primary = ledger[ledger["primary"].astype(bool)]
+    return primary.sort_values("paper_claim", kind="stable")
 
 
 def verdict_counts(ledger: pd.DataFrame) -> dict[str, int]:

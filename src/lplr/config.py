@@ -49,20 +49,19 @@ def validate_config(config: dict, schema: dict, source="config.yaml") -> dict:
             f"the allowed values are described in workflow/schemas/config.schema.yaml."
         )
     _check_semantics(config)
-    _check_conditions(config, source)
+    _check_claims(config, source)
     return config
 
 
-def _check_conditions(config: dict, source: str) -> None:
-    """Claim conditions are data in a grammar (lplr.expressions), refused here if they are anything else."""
-    from lplr.expressions import ExpressionError, check_all
+def _check_claims(config: dict, source) -> None:
+    """The claims block (lplr.claim_config), before any job; its conditions are parsed, never run as code."""
+    from lplr.claim_config import ClaimError, validate_claims
 
-    rules = [(f"claims.list[{i}].rule.violation", claim["rule"]["violation"])
-             for i, claim in enumerate(config.get("claims", {}).get("list", [])) if "violation" in claim.get("rule", {})]
     try:
-        check_all(rules)
-    except ExpressionError as error:
-        raise ConfigError(f"config key {error} Fix it in {source}.") from None
+        validate_claims(config)
+    except ClaimError as error:
+        where = source(["claims"]) if callable(source) else source
+        raise ClaimError(f"{str(error).rstrip('.')}. Fix it in {where}.") from None
 
 
 def dotted_key(path) -> str:

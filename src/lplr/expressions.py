@@ -20,7 +20,7 @@ that case with isna(x).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -206,9 +206,3 @@ def evaluate(text: str, frame: pd.DataFrame, key: str = "condition") -> pd.Serie
     """The condition `text` on each row of `frame` (a boolean Series on its index)."""
     tree = parse(text, key, is_column=frame.columns.__contains__)
     return pd.Series(_evaluate(tree, frame), index=frame.index, dtype=bool)
-
-
-def check_all(conditions: Iterable[tuple[str, str]], is_column: Callable[[str], bool] | None = None) -> None:
-    """Parse every (key, condition); raise on the first that is outside the grammar."""
-    for key, text in conditions:
-        parse(text, key, is_column)

@@ -105,9 +105,12 @@ def condition_table(summary: pd.DataFrame, columns: list[str], statistics: list[
 
 
 def sensitivity_table(sensitivity: pd.DataFrame) -> str:
-    """LaTeX rows: L* estimator, window R^2 threshold, runs with a window, rate (geometric mean), PL slope (mean)."""
+    """LaTeX rows: L* estimator, window (R^2 threshold, or the fixed [T/4, T]), runs with a window, rate (geometric
+    mean), PL slope (mean)."""
+    def window(r):
+        return r"fixed [T/4, T]" if r.get("window") == "fixed [T/4, T]" else f"$R^2\\ge$ {format_number(r['r2_min'])}"
     return "\n".join(
-        f"{r['lstar_method']} & {format_number(r['r2_min'])} & {int(r['runs_with_window'])}/{int(r['runs'])} & "
+        f"{r['lstar_method']} & {window(r)} & {int(r['runs_with_window'])}/{int(r['runs'])} & "
         f"{format_number(r['rate'])} & {format_number(r['pl_slope'])} \\\\" for _, r in sensitivity.iterrows())
 
 
@@ -237,23 +240,48 @@ def latex_escape(text) -> str:
     return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
+def breakable(text) -> str:
+    """latex_escape, with a line break allowed after "=", "/" and "," (run ids and conditions do not hyphenate)."""
+    out = latex_escape(text)
+    for mark in ("=", "/", ","):
+        out = out.replace(mark, mark + r"\allowbreak{}")
+    return out
+
+
 def _interval(row) -> str:
     if not np.isfinite(row["estimate"]):
         return "no value"
+    if "upper bound" in str(row.get("estimator", "")):  # a property: violating runs and the bound on their rate
+        return f"{int(round(row['estimate'] * row['n']))} of {int(row['n'])} runs violate; rate <= {format_number(row['high'])}"
     bounds = (f" [{format_number(row['low'])}, {format_number(row['high'])}]"
               if np.isfinite(row["low"]) and np.isfinite(row["high"]) else " (no interval)")
     return f"{format_number(row['estimate'])}{bounds}; n={int(row['n'])}/{int(row['n_runs'])}"
 
 
+def _where(row) -> str:
+    return f"{row['experiment']}" + (f" ({row['condition']})" if row["condition"] and row["condition"] != "all runs" else "")
+
+
+def _measure(row) -> str:
+    measure = row.get("measure")
+    return measure if isinstance(measure, str) and measure else row["statistic"]
+
+
 def claim_sentence(row) -> str:
     """One sentence per ledger row, every word of which follows from the row: the verdict, the statistic with
     its interval, the regime and the rule. No direction is stated that the rule did not decide."""
-    where = f"{row['experiment']}" + (f" ({row['condition']})" if row["condition"] and row["condition"] != "all runs" else "")
+    where = _where(row)
+    kind = "primary" if bool(row.get("primary")) else "exploratory"
     if row["verdict"] == "not tested at this scale" and not (isinstance(row.get("estimate"), float) and np.isfinite(row["estimate"])):
-        return f"Claim {row['paper_claim']} ({row['claim']}) on {where}: not tested at this scale ({row['note']})."
-    text = (f"Claim {row['paper_claim']} ({row['claim']}) on {where}, regime {row['regime']} "
-            f"[observed: {row['regime_observed']}], {row['scale']}: {row['statistic']} = {_interval(row)} "
-            f"({row['estimator']}); rule: {row['rule']}; verdict: {row['verdict'].upper()}")
+        return f"Claim {row['paper_claim']} ({row['claim']}) on {where} [{kind}]: not tested at this scale ({row['note']})."
+    level = (f" at {format_number(100 * row['confidence'])}%" if isinstance(row.get("confidence"), float)
+             and np.isfinite(row["confidence"]) else "")
+    text = (f"Claim {row['paper_claim']} ({row['claim']}) on {where} [{kind}], regime {row['regime']} "
+            f"[observed: {row['regime_observed']}], {row['scale']}: {_measure(row)} = {_interval(row)} "
+            f"({row['estimator']}{level}); rule: {row['rule']}; verdict: {row['verdict'].upper()}")
+    registered = row.get("as_registered")
+    if isinstance(registered, str) and registered and registered != row["verdict"]:
+        text += f" (as first registered: {registered})"
     if isinstance(row.get("paper_value"), str) and row["paper_value"]:
         text += f"; the paper's value: {row['paper_value']}"
     if isinstance(row.get("note"), str) and row["note"]:
@@ -262,7 +290,7 @@ def claim_sentence(row) -> str:
 
 
 def _seeds_clause(row) -> str:
-    """For an inconclusive row: how many seeds the pilot's spread says would decide it (lplr.claims.seeds_to_decide)."""
+    """For an inconclusive row: how many seeds the pilot's spread says would decide it (lplr.claim_rules.seeds_to_decide)."""
     seeds = row.get("seeds_to_decide")
     if row["verdict"] != "inconclusive" or not isinstance(seeds, float) or np.isnan(seeds):
         return ""
@@ -272,33 +300,77 @@ def _seeds_clause(row) -> str:
             "decide it.")
 
 
-def claims_latex(ledger: pd.DataFrame) -> str:
-    """claims.tex: the verdict counts as macros, the ledger as a table, and the generated sentences."""
-    from lplr.claims import NOT_TESTED as NOT_TESTED_VERDICT, verdict_counts
+# claim | experiment (condition) | estimate [interval; n] | verdict | as registered: 15.3 cm + 10 x 3pt < 16.5 cm
+CLAIMS_COLUMNS = r"@{}p{0.4cm}p{3.1cm}p{3.2cm}p{3.6cm}p{2.4cm}p{2.6cm}@{}"
+CLAIMS_HEADER = r"\toprule & claim & experiment (condition) & estimate [interval; n] & verdict & as registered \\ \midrule"
+CLAIMS_CAPTIONS = {"claimstable": ("the primary row of each claim (its statistic, estimator and rule in the key below)",
+                                   "tab:claims"),
+                   "claimsexploratory": (r"the exploratory rows (95\% each, no multiplicity correction)", "tab:exploratory")}
 
-    counts = verdict_counts(ledger)
-    confidence = float(ledger["confidence"].dropna().iloc[0]) if ledger["confidence"].notna().any() else np.nan
+
+def _table(rows: pd.DataFrame, name: str) -> list[str]:
+    """A longtable with fixed column widths (inside the margins), short claim names, the estimator in the key."""
+    caption, label = CLAIMS_CAPTIONS[name]
+    lines = [r"\newcommand{\%s}{%%" % name, r"\begin{footnotesize}\setlength{\tabcolsep}{3pt}",
+             r"\begin{longtable}{%s}" % CLAIMS_COLUMNS, r"\caption{Claims ledger: %s.}\label{%s}\\" % (caption, label),
+             CLAIMS_HEADER + r" \endfirsthead", CLAIMS_HEADER + r" \endhead"]
+    for _, row in rows.iterrows():
+        estimate = _interval(row) if isinstance(row.get("estimate"), float) else "--"
+        registered = row.get("as_registered") if isinstance(row.get("as_registered"), str) else ""
+        cells = (row["paper_claim"], row["claim"].replace("_", " "), _where(row), estimate, row["verdict"], registered)
+        lines.append(" & ".join(breakable(c) for c in cells) + r" \\")
+    return lines + [r"\bottomrule\end{longtable}\end{footnotesize}}"]
+
+
+def _key(ledger: pd.DataFrame) -> list[str]:
+    """Per claim id, once: the statistic (or trend) it is judged on, its estimator and its rule."""
+    lines = [r"\newcommand{\claimskey}{%", r"\begin{footnotesize}\begin{description}"]
+    for claim, rows in ledger.groupby("claim", sort=False):
+        row = rows.iloc[0]
+        parts = [_measure(row)] + [row[c] for c in ("estimator", "rule") if isinstance(row.get(c), str) and row[c]]
+        lines.append(r"\item[%s] %s" % (latex_escape(claim.replace("_", " ")), breakable("; ".join(parts))))
+    return lines + [r"\end{description}\end{footnotesize}}"]
+
+
+def claims_abstract(ledger: pd.DataFrame) -> str:
+    """One verdict per claim, from its primary row: 'claim 1 (linear decay) as the kernel predicts; ...'."""
+    from lplr.claims import primary_rows
+
+    return "; ".join(f"claim {row['paper_claim']} ({row['claim'].replace('_', ' ')}) {row['verdict']}"
+                     for _, row in primary_rows(ledger).iterrows())
+
+
+def claims_latex(ledger: pd.DataFrame) -> str:
+    """claims.tex: macros (counts and confidence of the primary rows, each claim's verdict), the primary and
+    exploratory tables, the key of statistics, the sentences and the abstract's one verdict per claim."""
+    from lplr.claims import NOT_TESTED as NOT_TESTED_VERDICT, primary_rows, verdict_counts
+
+    primary = primary_rows(ledger)
+    exploratory = ledger[~ledger["primary"].astype(bool)]
+    levels = primary["confidence"].dropna()
     lines = ["% Generated by lplr.paper.claims_latex from results/tables/claims.csv; do not edit."]
-    for verdict, count in counts.items():
-        name = verdict.replace(" ", "")
-        lines.append(rf"\expandafter\def\csname lplr@claims.{name}\endcsname{{{count}}}")
-    lines += [rf"\expandafter\def\csname lplr@claims.rows\endcsname{{{len(ledger)}}}",
-              rf"\expandafter\def\csname lplr@claims.confidence\endcsname{{{format_number(100 * confidence)}}}",
-              rf"\expandafter\def\csname lplr@claims.claims\endcsname{{{ledger['claim'].nunique()}}}"]
-    untested = counts[NOT_TESTED_VERDICT]
+
+    def define(name, value):
+        lines.append(rf"\expandafter\def\csname lplr@claims.{name}\endcsname{{{value}}}")
+
+    for verdict, count in verdict_counts(primary).items():
+        define(verdict.replace(" ", ""), count)
+    define("rows", len(ledger))
+    define("claims", len(primary))
+    define("primary_tested", int(((primary["verdict"] != NOT_TESTED_VERDICT) & primary["confidence"].notna()).sum()))
+    define("confidence", format_number(100 * levels.max()) if len(levels) else "--")
+    explore = exploratory["confidence"].dropna()
+    define("exploratory_confidence", format_number(100 * explore.max()) if len(explore) else "--")
+    for _, row in primary.iterrows():
+        define(f"verdict.{row['paper_claim']}", latex_escape(row["verdict"]))
+    untested = int((ledger["verdict"] == NOT_TESTED_VERDICT).sum())
     note = (f"The paper's scale has not been run in this build: {untested} of the {len(ledger)} claim rows need a scale "
             "it does not have." if untested else "")
     lines.append(r"\newcommand{\claimsscalenote}{" + latex_escape(note) + "}")
-    lines += [r"\newcommand{\claimstable}{%", r"\begin{footnotesize}\begin{longtable}{@{}p{0.5cm}p{2.9cm}p{4.3cm}p{4.2cm}p{1.9cm}@{}}",
-              r"\toprule claim & experiment (condition) & statistic (estimator) & estimate [interval; n] & verdict \\ \midrule \endhead"]
-    for _, row in ledger.iterrows():
-        where = row["experiment"] + (f" ({row['condition']})" if row["condition"] and row["condition"] != "all runs" else "")
-        estimate = _interval(row) if isinstance(row.get("estimate"), float) else "--"
-        measure = row["statistic"] + (f" ({row['estimator']})" if isinstance(row.get("estimator"), str) and row["estimator"] else "")
-        lines.append(" & ".join(latex_escape(c) for c in (row["paper_claim"], where, measure, estimate,
-                                                         row["verdict"])) + r" \\")
-    lines += [r"\bottomrule\end{longtable}\end{footnotesize}}",
-              r"\newcommand{\claimsprose}{%", r"\begin{itemize}"]
-    lines += [r"\item " + latex_escape(claim_sentence(row)) for _, row in ledger.iterrows()]
-    lines += [r"\end{itemize}}"]
+    lines.append(r"\newcommand{\claimsabstract}{" + latex_escape(claims_abstract(ledger)) + "}")
+    lines += _table(primary, "claimstable") + _table(exploratory, "claimsexploratory") + _key(ledger)
+    for name, rows in (("claimsprose", primary), ("claimsexploratoryprose", exploratory)):
+        lines += [r"\newcommand{\%s}{%%" % name, r"\begin{itemize}"]
+        lines += [r"\item " + breakable(claim_sentence(row)) for _, row in rows.iterrows()]
+        lines += [r"\end{itemize}}"]
     return "\n".join(lines) + "\n"

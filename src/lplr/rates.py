@@ -15,6 +15,15 @@ them depends on an L* estimator:
                       so the predicted rate -log(L(t+1)/L(t)) starts at -log(sum p f / sum p) and slows as
                       the fast directions (large lambda_i) are spent
 
+Statistics of the claims (lplr.analysis.claim_statistics), all with L* = 0:
+
+    kernel slowdown   the late/early rate ratio the local linearised models predict over the same segments:
+                      the mean of the local linearised rate over each segment's steps
+    entry step        the first step after which the observed rate stays within a factor f of the late rate
+                      (the start of the linear regime, f fixed in config)
+    PL bound, per interval  observed decay over [t_k, t_{k+1}] against (t_{k+1} - t_k) 2 eta min(mu_k, mu_{k+1}):
+                      every interval counts (a rising loss gives a negative ratio)
+
 Where the residual sits in the spectrum, at each probe: the share of ||r||^2 = sum_i p_i on the top-k
 eigen-directions and on the bottom half of the spectrum.
 """
@@ -104,3 +113,34 @@ def linearised_loss(eigenvalues0: np.ndarray, projections0: np.ndarray, lr: floa
     n = len(eigenvalues0)
     factors = (1.0 - lr * eigenvalues0 / n) ** 2
     return (projections0[None, :] * factors[None, :] ** steps[:, None]).sum(axis=1) / (2 * n)
+
+
+def segment_mean(steps: np.ndarray, values: np.ndarray, start: float, end: float) -> float:
+    """The mean of a per-step quantity over the steps in [a, b), the fractions `start`, `end` of the run."""
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    a, b = steps[0] + start * (steps[-1] - steps[0]), steps[0] + end * (steps[-1] - steps[0])
+    inside = (steps >= a) & (steps < b) & np.isfinite(values)
+    return float(values[inside].mean()) if inside.any() else np.nan
+
+
+def entry_step(steps: np.ndarray, observed: np.ndarray, late_rate: float, factor: float) -> float:
+    """The first step after which every finite observed rate lies in [late / factor, late * factor] (NaN if none)."""
+    steps, observed = np.asarray(steps, dtype=float), np.asarray(observed, dtype=float)
+    ok = np.isfinite(observed)
+    if not (np.isfinite(late_rate) and late_rate > 0) or not ok.any():
+        return np.nan
+    outside = ok & ((observed < late_rate / factor) | (observed > late_rate * factor))
+    if not outside.any():
+        return float(steps[ok][0])
+    after = steps[ok & (steps > steps[outside][-1])]
+    return float(after[0]) if len(after) else np.nan
+
+
+def bound_ratios(observed_decay, elapsed, mu, eta: float) -> np.ndarray:
+    """Per probe interval k: observed decay (decades) / the PL bound's (elapsed 2 eta min(mu_k, mu_{k+1}) / ln 10).
+
+    `mu` has one more entry than the intervals (one per probe). Rising intervals give negative ratios."""
+    mu = np.asarray(mu, dtype=float)
+    bound = np.asarray(elapsed, dtype=float) * 2 * eta * np.minimum(mu[:-1], mu[1:]) / np.log(10.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(observed_decay, dtype=float) / bound

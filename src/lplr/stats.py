@@ -48,6 +48,12 @@ SCALES = {
     # the tracked sharpness eta lambda_max(Theta_t) / n (lplr.train) and the early transient
     "sharpness_tracked_max": "log", "sharpness_tracked_final": "log", "sharpness_first_above_1": "order",
     "early_transient": "log",
+    # the statistics of the claims (lplr.analysis.claim_statistics), all with L* = 0
+    "rate_slowdown_kernel": "log", "rate_slowdown_lazy": "log", "slowdown_vs_kernel": "log",
+    "pl_time_constants": "log", "pl_bound_min_ratio": "linear", "pl_bound_weighted_ratio": "linear",
+    "pl_bound_violations": "order", "pl_bound_intervals": "order", "early_rate": "log", "transient_ratio": "log",
+    "linear_entry_step": "order", "pl_slope_zero": "linear", "rate_zero": "log", "window_decades_zero": "log",
+    "rel_drift_matched_steps": "log", "rel_drift_matched_eta_t": "log", "lqcr_negative": "order",
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01

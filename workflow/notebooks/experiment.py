@@ -103,7 +103,9 @@ summary_view(summary, ["final_loss", "decades", "rate_early", "rate_late", "rate
 # %% [markdown]
 # ## The claims ledger
 # This experiment's rows of `results/tables/claims.csv`: each claim of the paper, the statistic that
-# tests it, its estimate and interval, and the verdict.
+# tests it, its estimate and interval, and the verdict. Each claim has ONE primary row (`primary`), its
+# verdict; the other rows are exploratory (95% each). `as_registered` is the verdict of the rule as first
+# registered, before the amendments in the config's `claims.amendments`.
 
 # %%
 if claims_csv and Path(claims_csv).is_file():
@@ -111,7 +113,13 @@ if claims_csv and Path(claims_csv).is_file():
     rows = claims[claims["experiment"].astype(str) == experiment]
     if rows.empty:
         print(f"The claims ledger has no row for experiment {experiment!r}.")
-    display(rows)
+    primary = rows[rows["primary"].astype(bool)] if "primary" in rows else rows.iloc[:0]
+    for _, row in primary.iterrows():
+        print(f"claim {row['paper_claim']} ({row['claim']}), primary row: {row['verdict']}"
+              f" (as registered: {row.get('as_registered', '')})")
+    shown = ["claim", "paper_claim", "primary", "condition", "measure", "estimate", "low", "high", "n", "verdict",
+             "as_registered", "confirmation", "note"]
+    display(rows[[c for c in shown if c in rows]] if "primary" in rows else rows)  # an older ledger: as it is
 else:
     print("claims ledger not available in this build")
 

@@ -20,8 +20,8 @@ def _completed(fits: pd.DataFrame, curves: dict) -> pd.DataFrame:
 
 
 def loss_decay(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], out: str | Path, condition: str = "width") -> None:
-    """Gap L_t - L* (each run's headline L*) on a log axis, one panel per level; the window line over [t0, t1];
-    the initial-NTK linearised model dashed."""
+    """The loss L_t (L* = 0 in every panel: every run has P >> n) on a log axis, one panel per level; the window
+    line of the L* = 0 fit over its [t0, t1]; the initial-NTK linearised model dashed."""
     set_style()
     level_of = condition_of(fits, condition)
     levels = ordered(level_of)
@@ -31,11 +31,12 @@ def loss_decay(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], out: str | P
         group = fits[level_of == level]
         for _, row in _completed(group, curves).iterrows():
             m, thick = curves[row["run"]], is_thick(row, group)
-            lstar = "0" if row["lstar_method"] == "zero" else row["lstar_method"]
-            ax.plot(m["step"], positive(m["gap"]), **{**line_kw(styles[level], thick), "marker": None},
-                    label=f"gap, $L^*$ = {lstar}" if thick else None)
-            if thick and row["has_window"]:
-                ax.plot(m["step"], m["window_line"], color="black", lw=1.0, label=f"window fit, $c$={row['rate']:.2g}")
+            ax.plot(m["step"], positive(m["loss"]), **{**line_kw(styles[level], thick), "marker": None},
+                    label="$L_t$ ($L^*$ = 0)" if thick else None)
+            if thick and np.isfinite(row.get("t0_zero", np.nan)):
+                t = m["step"][(m["step"] >= row["t0_zero"]) & (m["step"] <= row["t1_zero"])]
+                ax.plot(t, np.exp(row["window_intercept_zero"] - row["rate_zero"] * t), color="black", lw=1.0,
+                        label=f"window fit, $c$={row['rate_zero']:.2g}")
             if thick and m["linearised_loss"].notna().all():
                 ax.plot(m["step"], positive(m["linearised_loss"]), color="0.35", ls="--", lw=0.9,
                         label="linearised (NTK at $t=0$)")
@@ -44,7 +45,7 @@ def loss_decay(fits: pd.DataFrame, curves: dict[str, pd.DataFrame], out: str | P
         ax.set_xlabel("step $t$")
         mark_failures(ax, short_runs(group))
         ax.legend(fontsize=6, loc="lower left")
-    axes[0][0].set_ylabel(r"$L_t - L^*$")
+    axes[0][0].set_ylabel(r"$L_t$ (gap with $L^*=0$)")
     save(fig, out)
 
 
