@@ -84,8 +84,9 @@ def test_a_per_seed_job_is_one_run_with_its_resume_file_in_its_folder(tiny):
 
 
 def test_per_run_data_prepares_one_set_per_seed(tiny):
+    tiny["data"]["seed"] = 0  # one training subset for every run
     assert len({Plan(tiny).data_file("width", run) for run in Plan(tiny).runs["width"]}) == 1
-    tiny["data"]["seed"] = "per_run"
+    tiny["data"]["seed"] = "per_run"  # the default
     plan = Plan(tiny)
     files = plan.job_data("width", "width=8")
     assert list(files) == ["width=8+seed=0", "width=8+seed=1"] and len(set(files.values())) == 2

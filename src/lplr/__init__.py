@@ -2,6 +2,7 @@
 
 One module per concept, read top to bottom (tests/test_package.py checks this map against the package):
     config      config validation; experiment blocks -> runs
+    validation  a config checked whole before any job: schema, semantics, then the claims block
     configfiles  config files read by our code first, so a YAML error names the file and line
     plan        the run plan: runs -> shared runs, jobs, seed groups, job sizes, targets, bundle contents
     errors      ConfigError, PlanError (a leaf: every module may raise them)
@@ -26,6 +27,8 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     beyond      per-run statistics of the checks the paper leaves open: noise, Hessian, LPLR lifetime
     stats       across-seed summaries; the registry of statistics and their scales
     claims      the claims ledger: each claim tested by a rule fixed before the runs
+    claim_rules  the rules that turn a statistic into a verdict, each able to return each of its verdicts
+    claim_config  the claims block checked before any job, and the rules as first registered
     expressions  claim conditions in config: a small grammar, parsed and walked, never executed
     plots       the paper's figures, drawn from the analysis tables only (plots.registry)
     setup       the config's settings in words (paper and notebooks): true for any config

@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lplr import rates
+from lplr import beyond, rates
 from lplr.fit import LSTAR_METHODS, estimate_lstar, fit_curve, log_gap, lplr_exit_step
 from lplr.io import read_json
 from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
@@ -239,6 +239,8 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
     if np.isfinite(lin).all():
         ratio = np.log10(loss) - np.log10(lin)
         row.update(linearised_final_log10_ratio=float(ratio[-1]), linearised_max_abs_log10=float(np.nanmax(np.abs(ratio))))
+    row.update(beyond.run_statistics(metrics, spectrum, run.get("settings", {}), manifest["n_train"],
+                                     fit_cfg["lplr_exit_fraction"], regime_of))  # the checks beyond the paper
     return row, curve, probes
 
 

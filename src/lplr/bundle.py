@@ -245,13 +245,14 @@ def verify(bundle: str | Path, sha256: str | None = None, max_bytes: int = MAX_B
 
 def check_config(config_text: str, bundle, root: str | Path = ".") -> None:
     """A bundle's config is someone else's: validate it like any other (schema, conditions) before restoring."""
-    from lplr.config import ConfigError, load_schema, validate_config
+    from lplr.config import ConfigError, load_schema
+    from lplr.validation import validate
 
     schema = Path(root) / SCHEMA
     if not schema.is_file():
         raise BundleError(f"{schema} is missing: run restore in the root of a checkout of this repository.")
     try:
-        validate_config(copy.deepcopy(yaml.safe_load(config_text)), load_schema(schema),
+        validate(copy.deepcopy(yaml.safe_load(config_text)), load_schema(schema),
                         source=f"the {CONFIG} of bundle {bundle}")
     except ConfigError as error:
         raise BundleError(f"bundle {bundle}: {error} Do not restore it, or ask its author for a valid one.") from None

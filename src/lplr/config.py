@@ -49,19 +49,7 @@ def validate_config(config: dict, schema: dict, source="config.yaml") -> dict:
             f"the allowed values are described in workflow/schemas/config.schema.yaml."
         )
     _check_semantics(config)
-    _check_claims(config, source)
     return config
-
-
-def _check_claims(config: dict, source) -> None:
-    """The claims block (lplr.claim_config), before any job; its conditions are parsed, never run as code."""
-    from lplr.claim_config import ClaimError, validate_claims
-
-    try:
-        validate_claims(config)
-    except ClaimError as error:
-        where = source(["claims"]) if callable(source) else source
-        raise ClaimError(f"{str(error).rstrip('.')}. Fix it in {where}.") from None
 
 
 def dotted_key(path) -> str:

@@ -30,10 +30,11 @@ import pandas as pd
 import torch
 
 from lplr import ntk
-from lplr.config import condition_id, conditions, data_key, data_settings, enabled_experiments, experiment_runs, load_schema, validate_config
+from lplr.config import condition_id, conditions, data_key, data_settings, enabled_experiments, experiment_runs, load_schema
 from lplr.data import load_prepared, prepare
 from lplr.formatting import format_number
 from lplr.models import build_model
+from lplr.validation import validate as validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED_FALLBACK = {"mnist": "mnist5k"}  # downloaded set -> the embedded set with the same images

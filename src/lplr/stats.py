@@ -54,6 +54,13 @@ SCALES = {
     "pl_bound_violations": "order", "pl_bound_intervals": "order", "early_rate": "log", "transient_ratio": "log",
     "linear_entry_step": "order", "pl_slope_zero": "linear", "rate_zero": "log", "window_decades_zero": "log",
     "rel_drift_matched_steps": "log", "rel_drift_matched_eta_t": "log", "lqcr_negative": "order",
+    "t0_zero": "order", "t1_zero": "order",
+    # the checks beyond the paper (lplr.beyond): noise scale, the Hessian beside the NTK, the LPLR lifetime
+    "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "descent_ratio_0": "linear",
+    "hessian_sharpness_0": "log", "hessian_sharpness_max": "log", "hessian_sharpness_final": "log",
+    "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
+    "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
+    "sharpness_at_exit_over_0": "log",
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01
@@ -65,7 +72,7 @@ PREFIX_SCALES = {"step_to_loss_": "order", "rel_drift_at_loss_": "log", "kernel_
 # sizes, labels, the fits' intercepts and counts
 NOT_SUMMARISED = {"run", "seed", "source", "condition", "status", "diverged_step", "param_count", "n_train", "regime",
                   "interpolates", "lstar_method", "has_window", "window_intercept", "pl_intercept", "lqcr_probes",
-                  "lqcr_negative", "lqcr_first_negative_step"}
+                  "lqcr_first_negative_step", "window_intercept_zero", "hessian_regime"}
 
 
 def scale_of(statistic: str) -> str:
