@@ -15,7 +15,6 @@ A notebook reads results/ only: it never trains and never computes a statistic (
 
 from __future__ import annotations
 
-import html
 import io
 import os
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import quote
 
+from lplr import escape
 from lplr.config import ConfigError, conditions, experiment_runs, run_id
 from lplr.io import write_text
 from lplr.provenance import current, stamp_html, summary
@@ -180,25 +180,25 @@ def index_page(out_html: str | Path, experiments: Mapping[str, tuple[str, str]],
 
     def link(path: str, text: str) -> str:
         target = quote(os.path.relpath(path, folder).replace(os.sep, "/"), safe="/=+,-_.")
-        return f'<a href="{target}">{html.escape(text)}</a>'
+        return f'<a href="{target}">{escape.html(text)}</a>'
 
     lines = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              "<title>LPLR notebooks</title>", "</head>", "<body>", "<h1>LPLR notebooks</h1>",
-             f"<p>Built from results commit <code>{html.escape(provenance['results_commit'])}</code>, config hash "
-             f"<code>{html.escape(provenance['config_hash'])}</code>"
-             + (f", drawn at <code>{html.escape(provenance['drawn_commit'])}</code>"
+             f"<p>Built from results commit <code>{escape.html(provenance['results_commit'])}</code>, config hash "
+             f"<code>{escape.html(provenance['config_hash'])}</code>"
+             + (f", drawn at <code>{escape.html(provenance['drawn_commit'])}</code>"
                 if provenance["drawn_commit"] != provenance["results_commit"] else "") + ".</p>",
              "<p>Each notebook was executed by papermill from the workflow and reads results/ only. "
              "Definitions: docs/definitions.md in the repository.</p>",
              "<h2>Experiments</h2>", "<ul>"]
     for name, (path, description) in experiments.items():
-        lines.append(f"<li>{link(path, name)}" + (f": {html.escape(description)}" if description else "") + "</li>")
+        lines.append(f"<li>{link(path, name)}" + (f": {escape.html(description)}" if description else "") + "</li>")
     lines += ["</ul>", "<h2>Run explorers</h2>"]
     if not any(runs.values()):
         lines.append("<p>No run explorer in this build (config <code>notebooks.runs</code>).</p>")
     for name, paths in runs.items():
         if paths:
-            lines += [f"<h3>{html.escape(name)}</h3>", "<ul>"]
+            lines += [f"<h3>{escape.html(name)}</h3>", "<ul>"]
             lines += [f"<li>{link(path, Path(path).stem)}</li>" for path in paths]
             lines.append("</ul>")
     lines += ["</body>", "</html>", ""]

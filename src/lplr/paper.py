@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lplr import escape
 from lplr.formatting import condition_label, format_interval, format_number, format_value  # noqa: F401 (format_number re-exported)
 from lplr.io import write_csv, write_text
 
@@ -230,14 +231,9 @@ def write_numbers(numbers: list[dict], tex_path: str | Path, csv_path: str | Pat
 # the claims ledger in the paper (lplr.claims): a table and one generated sentence per row
 # ------------------------------------------------------------------------------------------------
 
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-
-
 def latex_escape(text) -> str:
     """Plain text (config statements, labels) safe inside LaTeX."""
-    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+    return escape.tex(text)
 
 
 def breakable(text) -> str:

@@ -40,10 +40,11 @@ from IPython.display import Markdown, display
 
 pd.set_option("display.max_colwidth", None)  # run ids are long (init=depth_aware+lr=0.15+lr_mode=calibrated+seed=0)
 
+from lplr import escape
 from lplr.notebooks import experiment_figures, provenance_line, show_registry_figure, summary_view
 from lplr.plots.registry import FIGURES
 
-display(Markdown(f"## Experiment `{experiment}`" + (f": {description}" if description else "")))
+display(Markdown(f"## Experiment `{experiment}`" + (f": {escape.markdown(description)}" if description else "")))
 runs = pd.read_csv(tables["runs"])
 print(f"{len(runs)} runs, seeds {sorted(int(seed) for seed in runs['seed'].unique())}; status: "
       + ", ".join(f"{k} {v}" for k, v in runs["status"].value_counts().items()))
@@ -59,7 +60,7 @@ else:
     print(f"No reading text for experiment {experiment!r} in this repository "
           f"(it would be workflow/notebooks/reading/{experiment}.md).")
 if setup:
-    display(Markdown(f"**This build:** {setup}"))
+    display(Markdown(f"**This build:** {escape.markdown(setup)}"))
 
 # %% [markdown]
 # ## Figures
