@@ -38,5 +38,8 @@ def test_noise_and_hessian_statistics_from_the_probe():
     assert 0 < sgd["descent_ratio_0"] < 1
     assert sgd["hessian_over_gn_0"] == pytest.approx(1.25) and sgd["hessian_over_gn_max"] == pytest.approx(2.1 / 0.9)
     assert sgd["hessian_sharpness_max"] == 2.1 and sgd["hessian_regime"] == regime_of(2.1)
+    full = run_statistics(pd.DataFrame({"step": [0]}), probe, {"optimizer": "sgd", "batch_size": "full"}, 256, 0.5,
+                          regime_of)
+    assert full["descent_ratio_0"] == 1.0  # the whole set: no sampling noise
     gd = run_statistics(pd.DataFrame({"step": [0]}), probe, {"optimizer": "gd"}, 256, 0.5, regime_of)
     assert np.isnan(gd["critical_batch_0"]) and np.isnan(gd["descent_ratio_0"])

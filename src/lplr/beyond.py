@@ -37,7 +37,8 @@ def noise_statistics(spectrum: pd.DataFrame, settings: dict, n_train: int) -> di
     if settings.get("optimizer") == "sgd" and np.isfinite(b0):
         s0 = float(spectrum["sharpness"].iloc[0])
         row["critical_batch_0"] = critical_batch(s0, b0, n_train)
-        row["descent_ratio_0"] = descent_ratio(s0, b0, n_train, int(settings["batch_size"]))
+        batch = n_train if settings["batch_size"] == "full" else int(settings["batch_size"])  # full = n_train
+        row["descent_ratio_0"] = descent_ratio(s0, b0, n_train, batch)
     return row
 
 

@@ -168,7 +168,8 @@ def validate_claims(config: dict) -> None:
             raise ClaimError(f"config key '{key}.id': {claim['id']!r} is used twice")
         ids.add(claim["id"])
         number = claim.get("paper", claim["id"])
-        numbers.add(number)
+        if not claim.get("beyond"):  # a check beyond the paper is exploratory: no primary row needed
+            numbers.add(number)
         if claim.get("primary") is not None:
             if number in primaries:
                 raise ClaimError(f"config key '{key}.primary': paper claim {number} already has its primary row in "

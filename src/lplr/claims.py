@@ -153,7 +153,7 @@ def _row(claim, experiment, label, selection, missing, primary, confidence, regi
          registered, seen=()) -> dict:
     statistic = claim["statistic"]
     measure = trend_label(statistic, claim["rule"]) if claim["rule"].get("test") == "trend" else statistic
-    row = {"claim": claim["id"], "paper_claim": claim.get("paper", ""), "primary": primary, "experiment": experiment,
+    row = {"claim": claim["id"], "paper_claim": claim.get("paper", "beyond" if claim.get("beyond") else ""), "primary": primary, "experiment": experiment,
            "condition": label, "paper_statement": claim["statement"],
            "paper_value": "" if claim.get("paper_value") is None else str(claim["paper_value"]),
            "statistic": statistic, "measure": measure, "config": config_name, "confidence": confidence}
