@@ -300,9 +300,12 @@ def _config():
 
 def test_the_default_claims_block_validates_with_one_primary_row_per_claim():
     config, _ = _config()
-    numbers = {c.get("paper") for c in config["claims"]["list"]}
-    primaries = [c.get("paper") for c in config["claims"]["list"] if c.get("primary")]
+    paper = [c for c in config["claims"]["list"] if not c.get("beyond")]
+    numbers = {c.get("paper") for c in paper}
+    primaries = [c.get("paper") for c in paper if c.get("primary")]
     assert sorted(primaries) == sorted(numbers) == list(range(1, 11))
+    beyond = [c for c in config["claims"]["list"] if c.get("beyond")]  # checks beyond the paper: exploratory
+    assert len(beyond) >= 3 and not any(c.get("primary") or c.get("paper") for c in beyond)
 
 
 @pytest.mark.parametrize("edit, message", [
