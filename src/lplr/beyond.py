@@ -50,7 +50,7 @@ def hessian_statistics(spectrum: pd.DataFrame, regime_of) -> dict:
     return {"hessian_sharpness_0": float(h.iloc[0]), "hessian_sharpness_max": float(h.max()),
             "hessian_sharpness_final": float(h.iloc[-1]), "hessian_over_gn_0": float(ratio.iloc[0]),
             "hessian_over_gn_final": float(ratio.iloc[-1]), "hessian_over_gn_max": float(ratio.max()),
-            "hessian_regime": regime_of(max(float(h.max()), float(gn.max())))}
+            "hessian_regime": regime_of(float(np.nanmax([h.max(), gn.max()])))}  # NaN where not computed
 
 
 def lifetime_statistics(metrics: pd.DataFrame, fraction: float) -> dict:

@@ -52,7 +52,10 @@ def load_checkpoint(path: Path, settings: dict, input_shape, dtype=torch.float64
 
 
 def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | Path, out_eigen: str | Path,
-              probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0, device: str = "cpu") -> pd.DataFrame:
+              probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0, device: str = "cpu",
+              hessian: str = "ends") -> pd.DataFrame:
+    """Probe every checkpoint of one run (module docstring); the Hessian at the first and last checkpoint
+    (`hessian`: ends), at every one (all) or at none (none)."""
     train_dir = Path(train_dir)
     manifest = read_json(train_dir / "manifest.json")
     settings, lr = manifest["settings"], manifest["lr"]
@@ -84,7 +87,9 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
             residual = (model(x_s) - y_s).reshape(-1)
             projections.append((evecs.T @ residual).pow(2).cpu().numpy())
         noise = noise_scale(theta, residual)
-        hessian_top, hessian_vector = hessian_top_eigenvalue(model, x_s, y_s, v0=hessian_vector)  # warm start
+        hessian_top = float("nan")
+        if hessian == "all" or (hessian == "ends" and step in (steps[0], steps[-1])):
+            hessian_top, hessian_vector = hessian_top_eigenvalue(model, x_s, y_s, v0=hessian_vector)  # warm start
         audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps, eigenvalues=evals)
         if not audit["audit_ok"]:
             raise AuditError(f"{train_dir}: PL audit failed at step {step}: ||grad L_S||^2 = {audit['grad_norm_sq']!r} "
@@ -120,9 +125,9 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
 
 def probe_runs(train_dirs: dict[str, Path], data_files: dict[str, str | Path], out_spectra: dict[str, Path],
                out_eigen: dict[str, Path], probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0,
-               device: str = "cpu") -> dict[str, pd.DataFrame]:
+               device: str = "cpu", hessian: str = "ends") -> dict[str, pd.DataFrame]:
     """`probe_run` for each run {run id: train dir} of a batched job, each on its own data set, in one
     process (one start-up for all seeds)."""
     return {run: probe_run(train_dir, data_files[run], out_spectra[run], out_eigen[run], probe_size, probe_seed,
-                           audit_eps, device)
+                           audit_eps, device, hessian)
             for run, train_dir in train_dirs.items()}

@@ -16,6 +16,7 @@ rule probe_ntk:
         probe_size=config["ntk"]["probe_size"],
         probe_seed=config["ntk"]["probe_seed"],
         audit_eps=config["ntk"]["audit_eps"],
+        hessian=config["ntk"]["hessian"],
         device=config["device"],
     log:
         "logs/ntk/{experiment}/{run}.log",
@@ -57,6 +58,7 @@ for group in PLAN.batch_groups():
             probe_size=config["ntk"]["probe_size"],
             probe_seed=config["ntk"]["probe_seed"],
             audit_eps=config["ntk"]["audit_eps"],
+            hessian=config["ntk"]["hessian"],
             device=config["device"],
         log:
             batched_job_path(group.experiment, "logs/ntk/{experiment}/{job}.log"),

@@ -17,6 +17,7 @@ frames = probe_runs(
     probe_size=snakemake.params.probe_size,  # noqa: F821
     probe_seed=snakemake.params.probe_seed,  # noqa: F821
     audit_eps=snakemake.params.audit_eps,  # noqa: F821
+    hessian=snakemake.params.hessian,  # noqa: F821
     device=device,
 )
 for run, frame in frames.items():
