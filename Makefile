@@ -38,7 +38,7 @@ lock:
 		--no-emit-find-links --custom-compile-command "make lock" --output-file requirements.txt requirements.in
 
 bundle: setup
-	snakemake --cores 1 $(ARGS) bundle
+	snakemake --cores 1 bundle $(ARGS)  # the target first: --configfile takes every word after it
 
 test-deps:  # the SLURM tests' one-node cluster (tests/slurm/start.sh)
 	@tools/system-deps.sh slurm
