@@ -201,6 +201,7 @@ def test_the_batched_dag_trains_each_condition_once_with_a_rule_per_seed_group(t
     width=8 run, so its two conditions get rules with different outputs (train_step, train_step_1)."""
     config = tiny_config(default_config)
     config["experiments"]["step"]["seeds"] = [0, 2]
+    config["data"]["seed"] = 0  # one training subset (the default per_run prepares one per seed)
     counts = dry_run_counts(tmp_path, config, "results/figures/width_ablation.pdf", "results/tables/step_summary.csv")
     assert counts == {"prepare_data": 1, "train_width": 2, "probe_width": 2, "train_step": 1, "train_step_1": 1,
                       "probe_step": 1, "probe_step_1": 1, "fit_experiment": 2, "figure_width_ablation": 1, "total": 12}
@@ -371,7 +372,9 @@ def test_claims_ledger_rows_verdicts_and_paper_section(tiny_run, default_config)
     assert set(ledger["claim"]) == configured  # every pre-registered claim has a row
     assert ledger["verdict"].isin(VERDICTS).all()
     # one primary row per paper claim; Bonferroni over the primary rows with an interval verdict, the rest at 95%
-    assert (ledger.groupby("paper_claim")["primary"].sum() == 1).all() and "as_registered" in ledger
+    paper = ledger[ledger["paper_claim"].astype(str) != "beyond"]  # checks beyond the paper are exploratory
+    assert (paper.groupby("paper_claim")["primary"].sum() == 1).all() and "as_registered" in ledger
+    assert not ledger.loc[ledger["paper_claim"].astype(str) == "beyond", "primary"].astype(bool).any()
     primary = ledger[ledger["primary"] & (ledger["verdict"] != "not tested at this scale") & ledger["confidence"].notna()]
     assert np.allclose(primary["confidence"], 1 - 0.05 / len(primary))
     assert np.allclose(ledger.loc[~ledger["primary"], "confidence"].dropna(), 0.95)
@@ -428,7 +431,8 @@ def test_a_config_of_ones_own_gets_a_paper_whose_setup_sentences_are_its_own(tmp
         return re.sub(r"[\s\-−]", "", text.replace("×", "x").replace("’", "'"))
 
     raw = pdf_text(workdir / "results/paper/main.pdf")
-    text = squashed(raw)
+    # a sentence may run across a page break: drop the footers (page number, commit, config hash) between its halves
+    text = squashed("\n".join(line for line in raw.splitlines() if "LPLR results" not in line and not line.strip().isdigit()))
     assert "??" not in raw
     for sentence in ("widths m from 6 to 12: A three-layer ReLU MLP (2 hidden layers of width m",
                      "trained by full-batch gradient descent at η = 0.01 for 120 steps, on scikit-learn's 8x8 digits, "
