@@ -280,6 +280,7 @@ def test_sigkill_and_restart_gives_the_uninterrupted_metrics(tmp_path, data_file
     settings = {**BASE, **extra, "steps": 1000, "metrics_block": 25, "resume_every": 50, "checkpoints": 8,
                 "sharpness_every": 30,  # the power iteration's warm start is resumed too
                 "lambda_min_every": 40,  # and the tracked lambda_min's rows
+                "hessian_every": 45,  # and the tracked Hessian's rows, its Lanczos warm start resumed
                 "loss_checkpoints": [0.5, 0.05, 1e-3]}  # and the parameters caught at loss levels
     out = tmp_path / "killed"
     code = ("import json, sys; from lplr.train import train_run; "

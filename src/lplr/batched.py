@@ -31,6 +31,7 @@ import torch
 from torch.func import functional_call, grad_and_value, vmap
 
 from lplr import models, ntk
+from lplr.hessian import hessian_top_eigenvalue
 from lplr.per_seed import aligned_offsets, test_metrics, tracked_lambda_min
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
@@ -259,6 +260,11 @@ class StackedStepper:
     def lambda_min(self, j: int, points: torch.Tensor | None) -> torch.Tensor:
         """Seed j's float32 lambda_min(Theta_t) on its training points `points` (None: all of them)."""
         return tracked_lambda_min(self.seed_model(j), self.x[j] if points is None else self.x[j][points])
+
+    def hessian_top(self, j: int, vector, steps: int):
+        """Seed j's top eigenpair of the full-batch loss Hessian on its own model (torch.func: the written-out
+        backward cannot be differentiated twice), by `steps` Lanczos steps from `vector` (lplr.hessian)."""
+        return hessian_top_eigenvalue(self.seed_model(j), self.x[j], self.y[j], steps, vector)
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

@@ -10,6 +10,8 @@ stays on the parameters' device and dtype.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp
@@ -55,6 +57,8 @@ def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch
     if m > 1:
         off = torch.stack(betas[:m - 1])
         tridiagonal = tridiagonal + torch.diag(off, 1) + torch.diag(off, -1)
+    if not bool(torch.isfinite(tridiagonal).all()):  # non-finite parameters (a diverging seed): eigh would fail
+        return math.nan, basis[0]
     values, vectors = torch.linalg.eigh(tridiagonal)
     top = torch.stack(basis[:m]).T @ vectors[:, -1]
     return float(values[-1]), top / top.norm()

@@ -14,6 +14,7 @@ import math
 import torch
 
 from lplr import ntk
+from lplr.hessian import hessian_top_eigenvalue
 from lplr.models import build_model
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
@@ -175,6 +176,11 @@ class PerSeedStepper:
         """Seed j's float32 lambda_min(Theta_t) on its training points `points` (None: all of them)."""
         seed = self.seeds[j]
         return tracked_lambda_min(seed.model, seed.x if points is None else seed.x[points])
+
+    def hessian_top(self, j: int, vector, steps: int):
+        """Seed j's top eigenpair of the full-batch loss Hessian (lplr.hessian, `steps` Lanczos steps from `vector`)."""
+        seed = self.seeds[j]
+        return hessian_top_eigenvalue(seed.model, seed.x, seed.y, steps, vector)
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

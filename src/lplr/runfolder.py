@@ -24,8 +24,10 @@ METRIC_COLUMNS = ["step", "loss", "grad_norm_sq", "drift", "rel_drift", "step_ti
                   "batch_loss", "epoch", "sharpness"]
 # written after METRIC_COLUMNS only when training.lambda_min_every > 0 (runs without it keep their bytes)
 LAMBDA_MIN_COLUMNS = ["lambda_min_tracked", "mu_tracked"]
+# then these only when training.hessian_every > 0: lambda_max(H) of the full-batch loss and eta lambda_max(H)
+HESSIAN_COLUMNS = ["hessian_lambda_max_tracked", "hessian_sharpness_tracked"]
 # a seed's row of the device buffer, one per visited step; block_rows turns it into metrics.csv's columns
-BUFFER_COLUMNS = ("loss", "grad_norm_sq", "drift_sq", "batch_loss", "sharpness", "lambda_min")
+BUFFER_COLUMNS = ("loss", "grad_norm_sq", "drift_sq", "batch_loss", "sharpness", "lambda_min", "hessian")
 STAGING = "checkpoints.partial"
 RESUME_FORMAT = "lplr-resume-2"  # tensors + JSON; version 1 was a pickle and is refused
 
@@ -53,20 +55,24 @@ def save_checkpoint(staging: Path, step: int, state: dict[str, torch.Tensor]) ->
 
 
 def block_rows(values: np.ndarray, steps: np.ndarray, step_time: float, theta0_norm: float,
-               epochs_per_step: float, tracked_points: int | None = None) -> np.ndarray:
+               epochs_per_step: float, tracked_points: int | None = None, hessian_lr: float | None = None) -> np.ndarray:
     """metrics.csv rows (without the test columns) of one seed's block of BUFFER_COLUMNS; with tracked_points
-    = |S| (lambda_min tracked on S) also LAMBDA_MIN_COLUMNS: lambda_min and mu = lambda_min / |S|."""
+    = |S| (lambda_min tracked on S) also LAMBDA_MIN_COLUMNS: lambda_min and mu = lambda_min / |S|; with
+    hessian_lr = eta (the Hessian tracked) also HESSIAN_COLUMNS: lambda_max(H) and eta lambda_max(H)."""
     drift = np.sqrt(values[:, 2])
     columns = [steps, values[:, 0], values[:, 1], drift, drift / theta0_norm, np.full(len(values), step_time),
                values[:, 3], steps * epochs_per_step, values[:, 4]]
     if tracked_points is not None:
         columns += [values[:, 5], values[:, 5] / tracked_points]
+    if hessian_lr is not None:
+        columns += [values[:, 6], values[:, 6] * hessian_lr]
     return np.column_stack(columns)
 
 
-def metrics_frame(rows: np.ndarray, test_rows: dict, lambda_min: bool = False) -> pd.DataFrame:
-    """metrics.csv: METRIC_COLUMNS, then LAMBDA_MIN_COLUMNS with `lambda_min` (rows from block_rows with |S|)."""
-    extra = LAMBDA_MIN_COLUMNS if lambda_min else []
+def metrics_frame(rows: np.ndarray, test_rows: dict, lambda_min: bool = False, hessian: bool = False) -> pd.DataFrame:
+    """metrics.csv: METRIC_COLUMNS, then LAMBDA_MIN_COLUMNS with `lambda_min` (rows from block_rows with |S|),
+    then HESSIAN_COLUMNS with `hessian` (rows from block_rows with eta)."""
+    extra = (LAMBDA_MIN_COLUMNS if lambda_min else []) + (HESSIAN_COLUMNS if hessian else [])
     frame = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if not c.startswith("test_")] + extra)
     frame["step"] = frame["step"].astype(int)
     frame["test_loss"] = frame["step"].map({s: v[0] for s, v in test_rows.items()})
@@ -75,16 +81,17 @@ def metrics_frame(rows: np.ndarray, test_rows: dict, lambda_min: bool = False) -
 
 
 def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, rows: list, test_rows: dict,
-                   lambda_min: bool = False) -> list[int]:
-    """Write metrics.csv (with LAMBDA_MIN_COLUMNS when `lambda_min`) and move the staged checkpoints to
-    checkpoints/; return the checkpoint steps kept (a diverged run keeps only those before the blow-up)."""
+                   lambda_min: bool = False, hessian: bool = False) -> list[int]:
+    """Write metrics.csv (with LAMBDA_MIN_COLUMNS when `lambda_min`, HESSIAN_COLUMNS when `hessian`) and move the
+    staged checkpoints to checkpoints/; return the checkpoint steps kept (a diverged run keeps only those before the blow-up)."""
     staging = out_dir / STAGING
     last_step = steps if diverged_step is None else diverged_step
     saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
     for path in staging.glob("step_*.pt"):
         if int(path.stem.split("_")[1]) not in saved_steps:
             path.unlink()
-    metrics = metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step}, lambda_min)
+    metrics = metrics_frame(np.concatenate(rows), {s: v for s, v in test_rows.items() if s <= last_step}, lambda_min,
+                            hessian)
     write_csv(metrics, out_dir / "metrics.csv")
     final_dir = out_dir / "checkpoints"
     shutil.rmtree(final_dir, ignore_errors=True)
@@ -95,7 +102,7 @@ def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, ro
 
 def write_manifest(out_dir: Path, settings: dict, job: dict, seed: dict) -> dict:
     """manifest.json of one seed's run. job: {device, n_train, param_count, opt, resumed_from_step, wall_time_s,
-    mode, job_seeds, lambda_min_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm, diverged_step,
+    mode, job_seeds, lambda_min_tracking and hessian_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm, diverged_step,
     checkpoint_steps, level_steps, data_sha256}."""
     opt, n, saved = job["opt"], job["n_train"], seed["checkpoint_steps"]
     manifest = {
@@ -126,6 +133,8 @@ def write_manifest(out_dir: Path, settings: dict, job: dict, seed: dict) -> dict
     }
     if job.get("lambda_min_tracking"):  # only when tracked: other runs' manifests keep their keys
         manifest["lambda_min_tracking"] = job["lambda_min_tracking"]
+    if job.get("hessian_tracking"):
+        manifest["hessian_tracking"] = job["hessian_tracking"]
     write_json(out_dir / "manifest.json", manifest)
     return manifest
 

@@ -1,5 +1,5 @@
 """What a training run does when: the step size, the optimiser's settings, the SGD batch order, the
-checkpoint, sharpness and lambda_min schedules, and the loss-level checkpoints. Shared by both steppers
+checkpoint, sharpness, lambda_min and Hessian schedules, and the loss-level checkpoints. Shared by both steppers
 (lplr.per_seed, lplr.batched) and the driver (lplr.train); no kernels here.
 
 The update (heavy ball; momentum 0 is plain (S)GD; torch.optim.SGD's rule with dampening 0):
@@ -52,6 +52,16 @@ def lambda_min_every(settings: dict) -> int:
     if every < 0:
         raise ValueError(f"training.lambda_min_every = {every} must be >= 0 (0 = off)")
     return every
+
+
+def hessian_steps(settings: dict) -> tuple[int, int]:
+    """(every, lanczos_steps) of the Hessian tracking (training.hessian_every, training.hessian_iterations);
+    every = 0 turns it off."""
+    every, steps = int(settings.get("hessian_every", 0)), int(settings.get("hessian_iterations", 5))
+    if every < 0 or steps < 2:
+        raise ValueError(f"training.hessian_every = {every} must be >= 0 (0 = off) and training.hessian_iterations = "
+                         f"{steps} >= 2 (Lanczos steps per tracked step)")
+    return every, steps
 
 
 def tracked(step: int, steps: int, every: int) -> bool:

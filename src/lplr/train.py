@@ -27,6 +27,13 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
                   exits (lambda_min_t / lambda_min_0 below fit.lplr_exit_fraction) are timed to the cadence; the
                   float64 probe stays the audited value. On a GPU, eigvalsh's error check is one host sync per
                   tracked step; a non-finite kernel (a seed diverging inside its block) gives NaN.
+    hessian_lambda_max_tracked, hessian_sharpness_tracked   only with `hessian_every` > 0: lambda_max(H_t) of the
+                  full-batch training loss and eta lambda_max(H_t) (comparable with `sharpness`: the Gauss-Newton
+                  part of H is J^T J / n), every `hessian_every` steps and at t = T (NaN between; sgd: at those of
+                  the evaluated steps), by `hessian_iterations` Lanczos steps on Hessian-vector products
+                  (lplr.hessian, torch.func on the seed's own model) warm-started from the previous tracked step's
+                  eigenvector (the first from a seeded random vector, with HESSIAN_COLD_STEPS), in the training dtype; the probe's float64
+                  value stays the audited one. The warm-start vectors are in the resume file, so resume is exact.
 Metrics are buffered on the device ([block, rows, runfolder.BUFFER_COLUMNS]) and copied to the host once per block of `metrics_block`
 steps, so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps (the
 job's, the same for all its seeds).
@@ -56,11 +63,12 @@ from lplr.devices import configure_torch, resolve_device
 from lplr.io import read_json, settings_hash
 from lplr.per_seed import PerSeedStepper
 from lplr.probe import probe_indices
-from lplr.schedule import (DTYPES, checkpoint_steps, host_copy, lambda_min_every, optimizer_settings, sharpness_steps,
-                           tracked)
+from lplr.schedule import (DTYPES, checkpoint_steps, hessian_steps, host_copy, lambda_min_every, optimizer_settings,
+                           sharpness_steps, tracked)
 
 STEPPERS = {"per_seed": PerSeedStepper, "batched": StackedStepper}
 SEED_KEYS = ("seed",)
+HESSIAN_COLD_STEPS = 20  # Lanczos steps of a tracked Hessian without a warm start (the first; lplr.probe's default)
 
 
 def condition_of(settings: dict) -> dict:
@@ -123,7 +131,8 @@ def train_job(runs: dict[str, dict], data_files: dict, out_dirs: dict, resume_fi
     job = {"device": str(device), "n_train": n, "param_count": engine.param_count, "opt": opt,
            "resumed_from_step": state["step"] if state is not None else None,
            "wall_time_s": time.perf_counter() - started, "mode": engine.mode,
-           "job_seeds": [runs[r]["seed"] for r in run_ids], "lambda_min_tracking": loop.tracking_manifest(probe)}
+           "job_seeds": [runs[r]["seed"] for r in run_ids], "lambda_min_tracking": loop.tracking_manifest(probe),
+           "hessian_tracking": loop.hessian_manifest()}
     manifests = {r: loop.finish(j, runs[r], job, data_shas[j]) for j, r in enumerate(run_ids)}
     resume_file.unlink(missing_ok=True)
     return manifests
@@ -140,9 +149,11 @@ class _Loop:
         # lambda_min tracking: on the points `points` (device indices; None: all n, or off when every = 0)
         self.min_every, self.min_points = lambda_min_every(condition), points
         self.min_count = None if not self.min_every else n if points is None else len(points)  # |S|, None = off
+        self.hess_every, self.hess_steps = hessian_steps(condition)
         count = engine.count
         self.start, self.rows, self.test_rows = 0, [[] for _ in range(count)], [{} for _ in range(count)]
         self.diverged, self.top_vectors = [None] * count, [None] * count  # the power iterations' warm starts
+        self.hess_vectors = [None] * count  # the Lanczos warm starts
 
     def evaluated(self, t: int) -> bool:
         return not self.opt["sgd"] or t % self.opt["eval_every"] == 0 or t == self.steps or t in self.ckpt_steps
@@ -156,6 +167,8 @@ class _Loop:
         self.start, self.test_rows, self.diverged = state["step"], state["test_rows"], state["diverged"]
         self.rows = [[saved] for saved in state["rows"]]
         self.top_vectors = [None if v is None else v.to(self.engine.device) for v in state["top_vectors"]]
+        self.hess_vectors = [None if v is None else v.to(self.engine.device)
+                             for v in state.get("hessian_vectors", self.hess_vectors)]
         for j, step in enumerate(self.diverged):
             if step is not None:
                 self.engine.stop(j)
@@ -165,7 +178,8 @@ class _Loop:
         """What a resume at step t needs, the stepper's tensors included."""
         return {"step": t, "stepper": self.engine.state_dict(), "rows": [np.concatenate(r) for r in self.rows],
                 "test_rows": self.test_rows, "diverged": self.diverged,
-                "top_vectors": [None if v is None else host_copy(v) for v in self.top_vectors]}
+                "top_vectors": [None if v is None else host_copy(v) for v in self.top_vectors],
+                "hessian_vectors": [None if v is None else host_copy(v) for v in self.hess_vectors]}
 
     def run(self, save_resume) -> None:
         """Steps start..T in blocks: the block's rows stay on the device until its one host copy."""
@@ -206,6 +220,13 @@ class _Loop:
             if tracked(s, self.steps, self.min_every):
                 for j in self._live():
                     row[j, 5] = engine.lambda_min(j, self.min_points)  # a device tensor, written on the device
+            if tracked(s, self.steps, self.hess_every):
+                for j in self._live():
+                    start = self.hess_vectors[j]  # None: a cold start, given the probe's 20 Lanczos steps
+                    top, vector = engine.hessian_top(j, start, self.hess_steps if start is not None else
+                                                     max(self.hess_steps, HESSIAN_COLD_STEPS))
+                    self.hess_vectors[j] = vector if math.isfinite(top) else None  # NaN: a diverging seed
+                    row[j, 6] = top
         if s in self.ckpt_steps:  # rare (log-spaced): host syncs here are fine
             for j, metrics in engine.test_rows().items():
                 self.test_rows[j][s] = metrics
@@ -222,6 +243,12 @@ class _Loop:
                 "probe_size": None if probe is None else probe["probe_size"],
                 "probe_seed": None if probe is None else probe.get("probe_seed", 0)}
 
+    def hessian_manifest(self) -> dict | None:
+        """The manifest's record of the Hessian tracking (None when off)."""
+        if not self.hess_every:
+            return None
+        return {"every": self.hess_every, "lanczos_steps": self.hess_steps, "dtype": str(self.engine.dtype).split(".")[-1]}
+
     def _record(self, values: np.ndarray, block_steps: np.ndarray, step_time: float) -> None:
         """Each live seed's rows of the block; a non-finite loss (full or batch) stops the seed at that step."""
         keep = np.array([self.evaluated(s) for s in block_steps])
@@ -237,7 +264,8 @@ class _Loop:
                 self.engine.stop(j)
             self.rows[j].append(runfolder.block_rows(values[seed_keep, j], block_steps[seed_keep], step_time,
                                                      self.engine.theta0_norms[j], self.opt["batch_size"] / self.n,
-                                                     self.min_count))
+                                                     self.min_count,
+                                                     self.engine.lrs[j] if self.hess_every else None))
 
     def finish(self, j: int, settings: dict, job: dict, data_sha: str) -> dict:
         """Seed j's loss-level checkpoints, metrics.csv, checkpoints/ and manifest.json."""
@@ -246,7 +274,8 @@ class _Loop:
             if step not in self.ckpt_steps and (diverged is None or step < diverged):
                 runfolder.save_checkpoint(self.stagings[j], step, self.engine.level_checkpoint(j, level))
         saved = runfolder.finish_outputs(out_dir, self.steps, self.ckpt_steps | set(level_steps.values()), diverged,
-                                         self.rows[j], self.test_rows[j], lambda_min=self.min_count is not None)
+                                         self.rows[j], self.test_rows[j], lambda_min=self.min_count is not None,
+                                         hessian=bool(self.hess_every))
         return runfolder.write_manifest(out_dir, settings, job, {
             "lr": self.engine.lrs[j], "lambda_max_0": self.engine.lambda_max0[j],
             "theta0_norm": self.engine.theta0_norms[j], "diverged_step": diverged, "checkpoint_steps": saved,
