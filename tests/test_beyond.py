@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from lplr.analysis import regime_of
-from lplr.beyond import HESSIAN, LIFETIME, NOISE, run_statistics
+from lplr.beyond import HESSIAN, LIFETIME, NOISE, TRACKED_HESSIAN, run_statistics
 from lplr.noise import critical_batch
 
 
@@ -27,7 +27,7 @@ def test_lplr_lifetime_counts_exits_and_reentries_at_the_tracking_cadence():
 
 def test_without_the_columns_every_statistic_is_missing_not_invented():
     row = run_statistics(pd.DataFrame({"step": [0], "loss": [1.0]}), spectrum(), {}, 256, 0.5, regime_of)
-    assert all(np.isnan(row[k]) for k in NOISE + HESSIAN + LIFETIME) and row["hessian_regime"] == ""
+    assert all(np.isnan(row[k]) for k in NOISE + HESSIAN + LIFETIME + TRACKED_HESSIAN) and row["hessian_regime"] == ""
 
 
 def test_noise_and_hessian_statistics_from_the_probe():
@@ -43,3 +43,19 @@ def test_noise_and_hessian_statistics_from_the_probe():
     assert full["descent_ratio_0"] == 1.0  # the whole set: no sampling noise
     gd = run_statistics(pd.DataFrame({"step": [0]}), probe, {"optimizer": "gd"}, 256, 0.5, regime_of)
     assert np.isnan(gd["critical_batch_0"]) and np.isnan(gd["descent_ratio_0"])
+
+
+def test_tracked_hessian_time_at_the_edge_and_its_ratio_to_gauss_newton():
+    """Planted series: the Hessian tracked every 2 steps, the Gauss-Newton sharpness every 4; the band [1.8, 2.2]
+    holds 3 of the 5 tracked values (its ends included); the ratio is taken where both are tracked."""
+    nan = np.nan
+    metrics = pd.DataFrame({"step": range(9),
+                            "sharpness": [1.0, nan, nan, nan, 1.6, nan, nan, nan, 2.0],
+                            "hessian_sharpness_tracked": [1.5, nan, 1.8, nan, 2.4, nan, 2.2, nan, 2.0]})
+    row = run_statistics(metrics, spectrum(), {}, 256, 0.5, regime_of)
+    assert row["hessian_sharpness_tracked_max"] == 2.4 and row["hessian_sharpness_tracked_final"] == 2.0
+    assert row["hessian_eos_share"] == pytest.approx(3 / 5)
+    assert row["hessian_over_gn_tracked_median"] == pytest.approx(1.5)  # ratios 1.5, 1.5, 1.0
+    assert row["hessian_over_gn_tracked_max"] == pytest.approx(1.5)
+    alone = run_statistics(metrics.drop(columns="sharpness"), spectrum(), {}, 256, 0.5, regime_of)
+    assert alone["hessian_eos_share"] == pytest.approx(3 / 5) and np.isnan(alone["hessian_over_gn_tracked_median"])

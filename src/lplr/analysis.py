@@ -110,7 +110,7 @@ def run_curve(metrics: pd.DataFrame, eigen: dict, manifest: dict, fitted: dict, 
     eta = manifest["lr"]
     steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
     curve = metrics[[c for c in ("step", "loss", "grad_norm_sq", "drift", "rel_drift", "test_loss", "test_accuracy",
-                                 "sharpness") if c in metrics]].copy()
+                                 "sharpness", "hessian_sharpness_tracked") if c in metrics]].copy()
     with np.errstate(invalid="ignore"):
         curve["gap"] = np.where(loss - fitted["lstar"] > 0, loss - fitted["lstar"], np.nan)
     curve["window_line"] = np.nan

@@ -13,6 +13,12 @@ NTK, and how long a run stays in its locally PL region. Each reads what training
                                        lplr_exit_step_tracked (first tracked step outside), lplr_time_inside (share
                                        of tracked steps inside), lplr_exits and lplr_reentries (crossings), and
                                        sharpness_at_exit_over_0 (tracked sharpness at the exit over its value at 0)
+    tracked Hessian (metrics.csv, hessian_sharpness_tracked; only when training.hessian_every > 0)
+                                       hessian_sharpness_tracked_max, _final: eta lambda_max(H_t) along training;
+                                       hessian_eos_share: the share of its tracked steps inside EOS_BAND (time at
+                                       the edge of stability, GD's limit 2 on the local quadratic);
+                                       hessian_over_gn_tracked_median, _max: over the tracked sharpness
+                                       eta lambda_max(Theta_t)/n at the steps where both are tracked
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from lplr.noise import critical_batch, descent_ratio
 NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "descent_ratio_0"]
 HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_over_gn_0",
            "hessian_over_gn_final", "hessian_over_gn_max"]
+TRACKED_HESSIAN = ["hessian_sharpness_tracked_max", "hessian_sharpness_tracked_final", "hessian_eos_share",
+                   "hessian_over_gn_tracked_median", "hessian_over_gn_tracked_max"]
+EOS_BAND = (1.8, 2.2)  # OUR CHOICE: "at the edge of stability" = eta lambda_max(H) within 10% of 2
 LIFETIME = ["lplr_exit_step_tracked", "lplr_time_inside", "lplr_exits", "lplr_reentries", "sharpness_at_exit_over_0"]
 
 
@@ -73,8 +82,22 @@ def lifetime_statistics(metrics: pd.DataFrame, fraction: float) -> dict:
     return row
 
 
+def tracked_hessian_statistics(metrics: pd.DataFrame) -> dict:
+    if "hessian_sharpness_tracked" not in metrics:
+        return dict.fromkeys(TRACKED_HESSIAN, np.nan)
+    h = metrics["hessian_sharpness_tracked"].dropna()  # NaN at a diverging seed's last steps too
+    if h.empty:
+        return dict.fromkeys(TRACKED_HESSIAN, np.nan)
+    gn = metrics["sharpness"] if "sharpness" in metrics else pd.Series(np.nan, index=metrics.index)
+    ratio = (metrics["hessian_sharpness_tracked"] / gn).dropna()  # where both are tracked
+    return {"hessian_sharpness_tracked_max": float(h.max()), "hessian_sharpness_tracked_final": float(h.iloc[-1]),
+            "hessian_eos_share": float(h.between(*EOS_BAND).mean()),
+            "hessian_over_gn_tracked_median": float(ratio.median()) if len(ratio) else np.nan,
+            "hessian_over_gn_tracked_max": float(ratio.max()) if len(ratio) else np.nan}
+
+
 def run_statistics(metrics: pd.DataFrame, spectrum: pd.DataFrame, settings: dict, n_train: int, fraction: float,
                    regime_of) -> dict:
     """Every statistic above for one run."""
     return {**noise_statistics(spectrum, settings, n_train), **hessian_statistics(spectrum, regime_of),
-            **lifetime_statistics(metrics, fraction)}
+            **lifetime_statistics(metrics, fraction), **tracked_hessian_statistics(metrics)}

@@ -1,6 +1,8 @@
 """The step-size regime of every run: its tracked sharpness eta lambda_max(Theta_t) / n along training, with
 the theorem's step condition (1: eta <= 1/L) and GD's stability limit on a quadratic (2) marked, beside the
-loss; one figure per E1 arm (fixed eta, fixed effective step, edge of stability)."""
+loss; one figure per E1 arm (fixed eta, fixed effective step, edge of stability). Where the Hessian was tracked
+(training.hessian_every, curves' hessian_sharpness_tracked), eta lambda_max(H_t) as crosses beside it: the
+edge of stability is eta lambda_max(H) = 2, the Gauss-Newton line its approximation near interpolation."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def sharpness_along_training(fits: pd.DataFrame, curves: dict[str, pd.DataFrame]
     level_of = condition_of(fits, condition)
     styles = level_styles(ordered(level_of))
     fig, (left, right) = plt.subplots(1, 2, figsize=(6.8, 2.6))
-    drawn = False
+    drawn = hessian = False
     for level, style in styles.items():
         group = fits[(level_of == level) & (fits["status"] == "completed")].sort_values("seed")
         for i, (_, row) in enumerate(group.iterrows()):
@@ -31,6 +33,11 @@ def sharpness_along_training(fits: pd.DataFrame, curves: dict[str, pd.DataFrame]
             label = f"{condition}={level}" if i == 0 else None
             left.plot(tracked["step"], tracked["sharpness"], **{**line_kw(style, i == 0), "marker": None}, label=label)
             right.plot(curve["step"], positive(curve["loss"]), **{**line_kw(style, i == 0), "marker": None}, label=label)
+            if "hessian_sharpness_tracked" in curve and curve["hessian_sharpness_tracked"].notna().any():
+                h = curve.dropna(subset=["hessian_sharpness_tracked"])
+                left.plot(h["step"], h["hessian_sharpness_tracked"], ls="none", marker="x", ms=2.0,
+                          color=style["color"], alpha=0.8 if i == 0 else 0.35)
+                hessian = True
             drawn = True
     if not drawn:
         no_data(left, "no tracked sharpness\n(training.sharpness_every = 0)")
@@ -43,5 +50,7 @@ def sharpness_along_training(fits: pd.DataFrame, curves: dict[str, pd.DataFrame]
              title=f"{inside} of {len(labels)} runs stay at or below 1")
     right.set(xlabel="step $t$", ylabel="$L_t$", yscale="log", title="training loss")
     mark_failures(left, short_runs(fits))
+    if hessian:  # one legend entry for the crosses of every level
+        left.plot([], [], ls="none", marker="x", ms=3.0, color="0.3", label=r"$\eta\lambda_{\max}(H_t)$ (tracked)")
     left.legend(fontsize=6, loc="upper left")
     save(fig, out)
