@@ -262,9 +262,9 @@ class StackedStepper:
         return tracked_lambda_min(self.seed_model(j), self.x[j] if points is None else self.x[j][points])
 
     def hessian_top(self, j: int, vector, steps: int):
-        """Seed j's top eigenpair of the full-batch loss Hessian on its own model (torch.func: the written-out
-        backward cannot be differentiated twice), by `steps` Lanczos steps from `vector` (lplr.hessian)."""
-        return hessian_top_eigenvalue(self.seed_model(j), self.x[j], self.y[j], steps, vector)
+        """Seed j's top eigenpair of the full-batch loss Hessian on its own model (autograd's double backward: the
+        written-out backward cannot be differentiated twice), by `steps` Lanczos steps from `vector` (lplr.hessian)."""
+        return hessian_top_eigenvalue(self.seed_model(j), self.x[j], self.y[j], steps, vector, hvp="autograd")
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

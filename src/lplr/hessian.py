@@ -34,6 +34,31 @@ def loss_hvp(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     return (lambda v: jvp(gradient, (flat,), (v,))[1]), flat
 
 
+def loss_hvp_autograd(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """loss_hvp by double backward (reverse over reverse): the graph of grad L is built once, then each product
+    is one backward through it, H v = d(grad L . v)/d theta. No forward-mode set-up (~3 s in a fresh process)
+    and, measured in training (float32, n = 256, one thread), 1.6-4x cheaper per product than jvp of grad:
+    what the tracking during training uses (lplr.train); the probe keeps loss_hvp."""
+    params = list(model.parameters())
+    with torch.enable_grad():
+        loss = 0.5 * (model(x).reshape(-1) - y.reshape(-1)).square().mean()
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+    sizes = [p.numel() for p in params]
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+
+    def hvp(v):
+        parts = [part.view_as(p) for part, p in zip(torch.split(v, sizes), params)]
+        with torch.enable_grad():
+            products = torch.autograd.grad(grads, params, parts, retain_graph=True, allow_unused=True)
+        return torch.cat([torch.zeros_like(p).reshape(-1) if h is None else h.reshape(-1)  # None: a zero row of H
+                          for h, p in zip(products, params)])
+
+    return hvp, flat
+
+
+HVPS = {"jvp": loss_hvp, "autograd": loss_hvp_autograd}
+
+
 def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[float, torch.Tensor]:
     """(top eigenvalue, its unit eigenvector) of the symmetric operator `matvec` on R^dim, by `steps` Lanczos
@@ -65,8 +90,9 @@ def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch
 
 
 def hessian_top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20,
-                           v0: torch.Tensor | None = None, seed: int = 0) -> tuple[float, torch.Tensor]:
-    """(lambda_max of the loss Hessian, its eigenvector); warm-start with the previous eigenvector as v0."""
-    hvp, flat = loss_hvp(model, x, y)
+                           v0: torch.Tensor | None = None, seed: int = 0, hvp: str = "jvp") -> tuple[float, torch.Tensor]:
+    """(lambda_max of the loss Hessian, its eigenvector); warm-start with the previous eigenvector as v0.
+    hvp: "jvp" (forward over reverse, torch.func: the probe's) or "autograd" (double backward: training's)."""
+    hvp, flat = HVPS[hvp](model, x, y)
     generator = torch.Generator(device=flat.device).manual_seed(seed)
     return lanczos_top(hvp, flat.numel(), flat, steps, v0, generator)

@@ -178,9 +178,10 @@ class PerSeedStepper:
         return tracked_lambda_min(seed.model, seed.x if points is None else seed.x[points])
 
     def hessian_top(self, j: int, vector, steps: int):
-        """Seed j's top eigenpair of the full-batch loss Hessian (lplr.hessian, `steps` Lanczos steps from `vector`)."""
+        """Seed j's top eigenpair of the full-batch loss Hessian (lplr.hessian: `steps` Lanczos steps from `vector`
+        on double-backward Hessian-vector products)."""
         seed = self.seeds[j]
-        return hessian_top_eigenvalue(seed.model, seed.x, seed.y, steps, vector)
+        return hessian_top_eigenvalue(seed.model, seed.x, seed.y, steps, vector, hvp="autograd")
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

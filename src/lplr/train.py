@@ -31,7 +31,7 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
                   full-batch training loss and eta lambda_max(H_t) (comparable with `sharpness`: the Gauss-Newton
                   part of H is J^T J / n), every `hessian_every` steps and at t = T (NaN between; sgd: at those of
                   the evaluated steps), by `hessian_iterations` Lanczos steps on Hessian-vector products
-                  (lplr.hessian, torch.func on the seed's own model) warm-started from the previous tracked step's
+                  (lplr.hessian, double backward on the seed's own model) warm-started from the previous tracked step's
                   eigenvector (the first from a seeded random vector, with HESSIAN_COLD_STEPS), in the training dtype; the probe's float64
                   value stays the audited one. The warm-start vectors are in the resume file, so resume is exact.
 Metrics are buffered on the device ([block, rows, runfolder.BUFFER_COLUMNS]) and copied to the host once per block of `metrics_block`
