@@ -90,7 +90,8 @@ def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch
 
 
 def hessian_top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20,
-                           v0: torch.Tensor | None = None, seed: int = 0, hvp: str = "jvp") -> tuple[float, torch.Tensor]:
+                           v0: torch.Tensor | None = None, seed: int = 0,
+                           hvp: str = "jvp") -> tuple[float, torch.Tensor]:
     """(lambda_max of the loss Hessian, its eigenvector); warm-start with the previous eigenvector as v0.
     hvp: "jvp" (forward over reverse, torch.func: the probe's) or "autograd" (double backward: training's)."""
     hvp, flat = HVPS[hvp](model, x, y)

@@ -55,7 +55,8 @@ def save_checkpoint(staging: Path, step: int, state: dict[str, torch.Tensor]) ->
 
 
 def block_rows(values: np.ndarray, steps: np.ndarray, step_time: float, theta0_norm: float,
-               epochs_per_step: float, tracked_points: int | None = None, hessian_lr: float | None = None) -> np.ndarray:
+               epochs_per_step: float, tracked_points: int | None = None,
+               hessian_lr: float | None = None) -> np.ndarray:
     """metrics.csv rows (without the test columns) of one seed's block of BUFFER_COLUMNS; with tracked_points
     = |S| (lambda_min tracked on S) also LAMBDA_MIN_COLUMNS: lambda_min and mu = lambda_min / |S|; with
     hessian_lr = eta (the Hessian tracked) also HESSIAN_COLUMNS: lambda_max(H) and eta lambda_max(H)."""
@@ -83,7 +84,8 @@ def metrics_frame(rows: np.ndarray, test_rows: dict, lambda_min: bool = False, h
 def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, rows: list, test_rows: dict,
                    lambda_min: bool = False, hessian: bool = False) -> list[int]:
     """Write metrics.csv (with LAMBDA_MIN_COLUMNS when `lambda_min`, HESSIAN_COLUMNS when `hessian`) and move the
-    staged checkpoints to checkpoints/; return the checkpoint steps kept (a diverged run keeps only those before the blow-up)."""
+    staged checkpoints to checkpoints/; return the checkpoint steps kept (a diverged run keeps only those before
+    the blow-up)."""
     staging = out_dir / STAGING
     last_step = steps if diverged_step is None else diverged_step
     saved_steps = sorted(s for s in ckpt_steps if s <= steps and (diverged_step is None or s < diverged_step))
@@ -102,8 +104,8 @@ def finish_outputs(out_dir: Path, steps: int, ckpt_steps: set, diverged_step, ro
 
 def write_manifest(out_dir: Path, settings: dict, job: dict, seed: dict) -> dict:
     """manifest.json of one seed's run. job: {device, n_train, param_count, opt, resumed_from_step, wall_time_s,
-    mode, job_seeds, lambda_min_tracking and hessian_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm, diverged_step,
-    checkpoint_steps, level_steps, data_sha256}."""
+    mode, job_seeds, lambda_min_tracking and hessian_tracking (None: off)}; seed: {lr, lambda_max_0, theta0_norm,
+    diverged_step, checkpoint_steps, level_steps, data_sha256}."""
     opt, n, saved = job["opt"], job["n_train"], seed["checkpoint_steps"]
     manifest = {
         "status": "completed" if seed["diverged_step"] is None else "diverged",

@@ -31,9 +31,12 @@ Diagnostics at theta_t (before the update), ALWAYS over the full training set, a
                   full-batch training loss and eta lambda_max(H_t) (comparable with `sharpness`: the Gauss-Newton
                   part of H is J^T J / n), every `hessian_every` steps and at t = T (NaN between; sgd: at those of
                   the evaluated steps), by `hessian_iterations` Lanczos steps on Hessian-vector products
-                  (lplr.hessian, double backward on the seed's own model) warm-started from the previous tracked step's
-                  eigenvector (the first from a seeded random vector, with HESSIAN_COLD_STEPS), in the training dtype; the probe's float64
-                  value stays the audited one. The warm-start vectors are in the resume file, so resume is exact.
+                  (lplr.hessian, double backward on the seed's own model) warm-started from the previous tracked
+                  step's eigenvector (the first from a seeded random vector, with HESSIAN_COLD_STEPS), in the
+                  training dtype; the probe's float64 value stays the audited one. The warm-start vectors are in
+                  the resume file, so resume is exact.
+                  On a GPU, one host sync per tracked step and seed (the Lanczos eigenvalue); a seed diverging
+                  inside its block gives NaN (and its next tracked step starts cold).
 Metrics are buffered on the device ([block, rows, runfolder.BUFFER_COLUMNS]) and copied to the host once per block of `metrics_block`
 steps, so there is no per-step host synchronisation; `step_time` is the block's wall time over its steps (the
 job's, the same for all its seeds).
@@ -247,7 +250,8 @@ class _Loop:
         """The manifest's record of the Hessian tracking (None when off)."""
         if not self.hess_every:
             return None
-        return {"every": self.hess_every, "lanczos_steps": self.hess_steps, "dtype": str(self.engine.dtype).split(".")[-1]}
+        return {"every": self.hess_every, "lanczos_steps": self.hess_steps,
+                "dtype": str(self.engine.dtype).split(".")[-1]}
 
     def _record(self, values: np.ndarray, block_steps: np.ndarray, step_time: float) -> None:
         """Each live seed's rows of the block; a non-finite loss (full or batch) stops the seed at that step."""
