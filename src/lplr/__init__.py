@@ -12,6 +12,7 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     train       one training job of S >= 1 seeds: the driver (diagnostics, divergence, resume) over a stepper
     per_seed    the per-seed stepper: each seed's own model and autograd kernels (the reference)
     batched     the batched stepper: seeds stacked as rows of one [S, P] tensor, one batched step
+    columns     input columns zero at every training point: the mask, skipped by the MLP's training and kernel
     schedule    step size, optimiser settings, SGD batch order, checkpoint and sharpness schedules
     runfolder   a run folder's lifecycle: staging, metrics.csv, manifest.json, the resume file
     devices     which device a job computes on, and its numerics (TF32 off, threads)

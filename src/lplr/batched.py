@@ -19,6 +19,11 @@ a one-seed job carries a masked copy of its seed as a second row (twice the arit
 stepper is the cheaper choice for one seed). Against the per-seed stepper the bits differ in the last
 places (batched matrix products sum in another order; the test states how far).
 
+The MLP's input columns that are zero at every training point of the job (lplr.columns; the union of
+the seeds' non-zero columns K, so with per-run subsets a seed's bits may depend on which subsets share its
+job) are skipped by the mlp step: W_1 is stored with K first (checkpoints get the model's order back), the
+training inputs hold K only and the test inputs are put in the stored order.
+
 A stopped (diverged) seed is masked: its parameters go back to theta_0 and its eta to 0, so it stays
 finite and costs the same; the others go on.
 """
@@ -30,10 +35,13 @@ import math
 import torch
 from torch.func import functional_call, grad_and_value, vmap
 
+from lplr import columns as columns_of
 from lplr import models, ntk
 from lplr.hessian import hessian_top_eigenvalue
 from lplr.per_seed import aligned_offsets, test_metrics, tracked_lambda_min
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
+
+FIRST_WEIGHT = "layers.0.weight"  # the MLPs' W_1, whose input columns lplr.columns may skip
 
 
 class StackedParameters:
@@ -44,9 +52,11 @@ class StackedParameters:
     what makes a seed's bits independent of its row: MKL's small products (the readout's [1, m] gradient)
     take another summation order when their output is not aligned, which unpadded rows of odd length P are
     not, except row 0.
+    order: the MLP's W_1 stored with its input columns in this order (lplr.columns.stored_order: the kept
+    columns first, so W_1[:, K] is a view); `state_dict` and `original` give the model's order back.
     """
 
-    def __init__(self, models: list[torch.nn.Module]):
+    def __init__(self, models: list[torch.nn.Module], order: torch.Tensor | None = None):
         first = next(models[0].parameters())
         self.names = [name for name, _ in models[0].named_parameters()]
         self.shapes = [p.shape for p in models[0].parameters()]
@@ -54,9 +64,11 @@ class StackedParameters:
         self.offsets, width = aligned_offsets([math.prod(shape) for shape in self.shapes], first.element_size())
         self.flat = torch.zeros(len(models), width, dtype=first.dtype, device=first.device)
         self.views = self.split(self.flat)
+        self.order, self.inverse = order, None if order is None else torch.argsort(order)
         with torch.no_grad():
             for j, model in enumerate(models):
-                torch._foreach_copy_([view[j] for view in self.views.values()], [p.detach() for p in model.parameters()])
+                torch._foreach_copy_([view[j] for view in self.views.values()],
+                                     [self.stored(name, p.detach()) for name, p in model.named_parameters()])
         self.theta0 = self.flat.clone()
         self._work = None  # diagnostics' buffer, allocated on first use
 
@@ -66,9 +78,19 @@ class StackedParameters:
         return {name: flat[:, a:a + math.prod(shape)].view(s, *shape)
                 for name, shape, a in zip(self.names, self.shapes, self.offsets)}
 
-    def state_dict(self, seed_index: int) -> dict[str, torch.Tensor]:
-        """One seed's parameters as its model's state_dict (host copies), as lplr.train saves them."""
-        return {name: host_copy(view[seed_index]) for name, view in self.views.items()}
+    def stored(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        """A parameter in the model's column order -> as stored (W_1's columns in `order`)."""
+        return tensor if self.order is None or name != FIRST_WEIGHT else tensor.index_select(-1, self.order)
+
+    def original(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        """A stored parameter (or its [S, ...] stack) -> in the model's column order."""
+        return tensor if self.order is None or name != FIRST_WEIGHT else tensor.index_select(-1, self.inverse)
+
+    def state_dict(self, seed_index: int, flat: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One seed's parameters (of `flat`, default the current ones) as its model's state_dict (host copies),
+        as lplr.train saves them: full shapes, the model's column order."""
+        views = self.views if flat is None else self.split(flat)
+        return {name: host_copy(self.original(name, view[seed_index])) for name, view in views.items()}
 
     @torch.no_grad()
     def diagnostics(self, g: torch.Tensor) -> torch.Tensor:
@@ -101,7 +123,7 @@ def vmap_step(template: torch.nn.Module, stack: StackedParameters):
     return loss_and_grad, forward
 
 
-def mlp_step(template: torch.nn.Module, stack: StackedParameters):
+def mlp_step(template: torch.nn.Module, stack: StackedParameters, kept: int | None = None):
     """The package's MLPs (lplr.models.MLP, NTKMLP), forward and backward written out over the stack. With
     x [S, n, d], s_l the layer's forward scale (1 for MLP, NTKMLP's 1/sqrt(fan-in)) and r = f - y:
         h_l = relu(h_{l-1} (s_l W_l)^T + b_l)       one torch.baddbmm over the seeds per layer
@@ -112,7 +134,11 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
     reused every step: no autograd graph, no per-step [S, P] allocation, no copy. Autograd of the same
     forward (the vmap step) agrees to float rounding (tests/test_batched.py); neither transform's per-call
     overhead (a few ms per step, most of a width-32 step on the CPU) nor the gradient copy (a pass over
-    S x P, beyond the cache at width 256) is paid."""
+    S x P, beyond the cache at width 256) is paid.
+    kept: the training inputs x hold only the first `kept` input columns of the stored W_1 (lplr.columns; the
+    stack stores the kept columns first): the first layer reads the view W_1[:, :kept] and its gradient is
+    written into those columns only (the others stay exactly zero). `forward` (the test set) uses all of W_1,
+    on inputs whose columns are in the stored order."""
     layers = [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(len(template.layers))]
     scales = list(template.scales) if isinstance(template, models.NTKMLP) else [1.0] * len(layers)
     grad_flat = torch.zeros_like(stack.flat)
@@ -125,10 +151,11 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
             buffers[key] = torch.empty(shape, dtype=stack.flat.dtype, device=stack.flat.device)
         return buffers[key]
 
-    def forward_from(params, x, activations=None):
+    def forward_from(params, x, activations=None, columns=None):
         h = x.flatten(2)
         for index, ((weight, bias), scale) in enumerate(zip(layers, scales)):
-            w = params[weight] * scale if scale != 1.0 else params[weight]
+            w = params[weight][..., :columns] if index == 0 and columns is not None else params[weight]  # a view
+            w = w * scale if scale != 1.0 else w
             if activations is None:
                 h = torch.baddbmm(params[bias].unsqueeze(1), h, w.transpose(1, 2))
             else:
@@ -141,14 +168,15 @@ def mlp_step(template: torch.nn.Module, stack: StackedParameters):
     @torch.no_grad()
     def loss_and_grad(x, y):
         inputs = []  # (h_{l-1}, s_l W_l) of each layer: its input and its weight as the forward applied it
-        r = forward_from(stack.views, x, inputs) - y
+        r = forward_from(stack.views, x, inputs, kept) - y
         loss = 0.5 * r.pow(2).mean(1)
         delta = (r / r.shape[1]).unsqueeze(-1)  # [S, n, 1]
         for index in reversed(range(len(layers))):
             (weight, bias), scale, (h, w) = layers[index], scales[index], inputs[index]
             # (h^T delta)^T, written through the transposed view: autograd's orientation. delta^T h into the view
             # gives the readout's [1, m] gradient another, batch-size dependent summation order on the CPU.
-            torch.bmm(h.transpose(1, 2), delta, out=grad_views[weight].transpose(1, 2))
+            grad = grad_views[weight][..., :kept] if index == 0 and kept is not None else grad_views[weight]  # rest: 0
+            torch.bmm(h.transpose(1, 2), delta, out=grad.transpose(1, 2))
             torch.sum(delta, dim=1, out=grad_views[bias])
             if scale != 1.0:
                 grad_views[weight].mul_(scale)
@@ -212,28 +240,35 @@ class StackedStepper:
             self.lambda_max0.append(top)
         row_runs, row_data = (runs * 2, data * 2) if self.count == 1 else (runs, data)
         self.rows = len(row_runs)
-        self.stack = StackedParameters(self.models * self.rows if self.count == 1 else self.models)
+        if method == "auto":
+            method = "mlp" if ntk.is_structured_mlp(self.models[0]) else "vmap"
+        # the job's kept input columns K (lplr.columns; the mlp step only): W_1 stored with K first, the
+        # training inputs cut to K, the test inputs' columns in the stored order
+        self.columns = columns_of.job_columns(runs, [d["x_train"] for d in data]) if method == "mlp" else None
+        order = columns_of.stored_order(self.columns, first[0].numel())
+        self.stack = StackedParameters(self.models * self.rows if self.count == 1 else self.models, order)
         self.param_count = self.stack.param_count
-        self.x, self.y, self.x_test, self.y_test = (_stacked([d[k] for d in row_data])
-                                                    for k in ("x_train", "y_train", "x_test", "y_test"))
+        self.x = _stacked(_each(row_data, "x_train", lambda x: columns_of.narrow(x, self.columns)))
+        self.x_test = _stacked(_each(row_data, "x_test", lambda x: columns_of.narrow(x, order)))
+        self.y, self.y_test = (_stacked([d[k] for d in row_data]) for k in ("y_train", "y_test"))
         theta0_views = self.stack.split(self.stack.theta0)  # ||theta_0|| per tensor, then summed: the per-seed order
-        self.theta0_norms = [math.sqrt(sum(float(v[j].pow(2).sum()) for v in theta0_views.values()))
-                             for j in range(self.count)]
+        self.theta0_norms = [math.sqrt(sum(float(self.stack.original(name, v[j]).pow(2).sum())
+                                           for name, v in theta0_views.items())) for j in range(self.count)]
         self.neg_lr = torch.tensor([-self.lrs[0 if self.count == 1 else j] for j in range(self.rows)],
                                    dtype=dtype, device=device)[:, None]
         self.velocity = torch.zeros_like(self.stack.flat) if opt["momentum"] else None
         self.streams = ([BatchStream(n, opt["batch_size"], batch_seed(s["seed"])) for s in row_runs]
                         if opt["sgd"] else None)
-        if method == "auto":
-            method = "mlp" if ntk.is_structured_mlp(self.models[0]) else "vmap"
         if method not in STEP_METHODS:
             raise ValueError(f"unknown step method {method!r}; use 'auto', 'mlp' or 'vmap'")
-        self.loss_and_grad, self.forward = STEP_METHODS[method](self.models[0], self.stack)
+        self.loss_and_grad, self.forward = (STEP_METHODS[method](self.models[0], self.stack) if self.columns is None
+                                            else mlp_step(self.models[0], self.stack, len(self.columns)))
         self.levels = LossLevelCheckpoints(runs[0].get("loss_checkpoints", []), self.stack.flat)  # row by row
         self.seed_index = torch.arange(self.rows, device=device)[:, None]
         self.active = [True] * self.count
         self.dtype, self.device = first.dtype, first.device
-        self.layout = {"method": method, "layout": self.stack.offsets}
+        self.layout = {"method": method, "layout": self.stack.offsets,
+                       **({} if self.columns is None else {"kept_columns": self.columns.tolist()})}
         self.g = None
 
     def evaluate(self, row: torch.Tensor, step: int) -> None:
@@ -250,16 +285,17 @@ class StackedStepper:
     def seed_model(self, j: int) -> torch.nn.Module:
         """Seed j's own model holding a copy of its row (own aligned storage): its kernels see only its bits."""
         with torch.no_grad():
-            torch._foreach_copy_(list(self.models[j].parameters()), [view[j] for view in self.stack.views.values()])
+            torch._foreach_copy_(list(self.models[j].parameters()),
+                                 [self.stack.original(name, view[j]) for name, view in self.stack.views.items()])
         return self.models[j]
 
     def top_eigenpair(self, j: int, vector, iterations: int):
         """Warm-started power iteration on seed j's NTK (lplr.ntk.top_eigenpair) on its own model."""
-        return ntk.top_eigenpair(self.seed_model(j), self.x[j], vector, iterations)
+        return ntk.top_eigenpair(self.seed_model(j), self.x[j], vector, iterations, columns=self.columns)
 
     def lambda_min(self, j: int, points: torch.Tensor | None) -> torch.Tensor:
         """Seed j's float32 lambda_min(Theta_t) on its training points `points` (None: all of them)."""
-        return tracked_lambda_min(self.seed_model(j), self.x[j] if points is None else self.x[j][points])
+        return tracked_lambda_min(self.seed_model(j), self.x[j] if points is None else self.x[j][points], self.columns)
 
     def hessian_top(self, j: int, vector, steps: int):
         """Seed j's top eigenpair of the full-batch loss Hessian on its own model (autograd's double backward: the
@@ -295,8 +331,7 @@ class StackedStepper:
         return self.levels.caught(j)
 
     def level_checkpoint(self, j: int, level: float) -> dict[str, torch.Tensor]:
-        snapshot = self.stack.split(self.levels.params[self.levels.levels.index(level)])
-        return {name: host_copy(view[j]) for name, view in snapshot.items()}
+        return self.stack.state_dict(j, self.levels.params[self.levels.levels.index(level)])
 
     def state_dict(self) -> dict:
         return {"params": host_copy(self.stack.flat), "loss_levels": self.levels.state_dict(),
@@ -311,6 +346,15 @@ class StackedStepper:
         for stream, saved in zip(self.streams or [], state["batches"] or []):
             stream.load_state_dict(saved)
         self.levels.load_state_dict(state["loss_levels"])
+
+
+def _each(data: list[dict], key: str, transform) -> list[torch.Tensor]:
+    """transform(d[key]) for each data set, once per distinct tensor: a shared set stays one tensor."""
+    done = {}
+    for d in data:
+        if id(d[key]) not in done:
+            done[id(d[key])] = transform(d[key])
+    return [done[id(d[key])] for d in data]
 
 
 def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:

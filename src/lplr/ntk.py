@@ -34,6 +34,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
+from lplr import columns as columns_of
 from lplr import models
 
 DENSE_MAX_N = 4096  # "auto" eigensolver: dense eigvalsh up to this n (O(n^3), ~10 s at 4096), Lanczos above
@@ -43,12 +44,14 @@ DENSE_MAX_N = 4096  # "auto" eigensolver: dense eigvalsh up to this n (O(n^3), ~
 # the kernel
 
 def empirical_ntk(model: nn.Module, x: torch.Tensor, method: str = "auto", dtype: torch.dtype = torch.float64,
-                  chunk_size: int = 32, memory_budget: int = 2**30) -> torch.Tensor:
+                  chunk_size: int = 32, memory_budget: int = 2**30, columns: torch.Tensor | None = None) -> torch.Tensor:
     """Theta_ij = <df(x_i)/dtheta, df(x_j)/dtheta> over all parameters, computed and returned in `dtype`.
 
     method: "auto" (the structured path for the package's MLPs, else "jacobian"), "mlp", "jacobian", "loop".
     chunk_size: samples per vmap call of the jacobian path. memory_budget: bytes the jacobian path may
     spend on Jacobian rows (the kernel itself, n^2 entries, comes on top).
+    columns: x holds only these input columns (lplr.columns.narrow; the others are zero at every point), so
+    W_1 is read there only: the same kernel up to float rounding (structured path only).
     """
     if method == "auto":
         method = "mlp" if is_structured_mlp(model) else "jacobian"
@@ -57,7 +60,9 @@ def empirical_ntk(model: nn.Module, x: torch.Tensor, method: str = "auto", dtype
         if not is_structured_mlp(model):
             raise ValueError(f"method 'mlp' needs an lplr.models.MLP or NTKMLP, got {type(model).__name__}; "
                              "use method 'jacobian' for other modules")
-        return _ntk_mlp(model, x)
+        return _ntk_mlp(model, x, columns=columns)
+    if columns is not None:
+        raise ValueError(f"skipped input columns need the structured 'mlp' path, not method {method!r}")
     if method == "jacobian":
         return _ntk_jacobian(model, x, chunk_size, memory_budget)
     if method == "loop":
@@ -72,11 +77,12 @@ def is_structured_mlp(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def _ntk_mlp(model: nn.Module, x: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
+def _ntk_mlp(model: nn.Module, x: torch.Tensor, symmetric: bool = True, columns: torch.Tensor | None = None) -> torch.Tensor:
     """Theta = sum_l (Delta_l Delta_l^T) * (s_l^2 H_{l-1} H_{l-1}^T + 1), layer by layer from the readout down.
 
     Every n x n term is symmetric, so with `symmetric` only the upper triangles are formed (`_gram_upper`)
     and Theta is mirrored once at the end; symmetric=False forms the full products (the reference).
+    columns: x holds only these input columns of W_1 (lplr.columns); W_1 enters the forward pass only.
     """
     dtype = x.dtype
     one = torch.ones((), dtype=dtype, device=x.device)
@@ -90,6 +96,7 @@ def _ntk_mlp(model: nn.Module, x: torch.Tensor, symmetric: bool = True) -> torch
     scales = list(getattr(model, "scales", [1.0] * len(layers)))  # s_l: NTKMLP multiplies W_l by s_l
     weights = [layer.weight.to(dtype) * s if s != 1.0 else layer.weight.to(dtype)  # effective s_l W_l
                for s, layer in zip(scales, layers)]
+    weights[0] = columns_of.first_weight(weights[0], columns)
     biases = [layer.bias.to(dtype) for layer in layers]
     hs = [x.flatten(1)]  # hs[l] = h_l, the input of layer l (0-based); memory n (d + m (D - 1))
     for weight, bias in zip(weights[:-1], biases[:-1]):
@@ -262,7 +269,7 @@ def ntk_matvec(model: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.flo
 
 @torch.no_grad()
 def top_eigenpair(model: nn.Module, x: torch.Tensor, v0: torch.Tensor | None = None,
-                  iterations: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+                  iterations: int = 20, columns: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(lambda, v): the power iteration's estimate of lambda_max(Theta(x)) and its unit vector, in x's dtype
     on x's device, with no host synchronisation (cheap enough to track the sharpness during training).
 
@@ -271,12 +278,14 @@ def top_eigenpair(model: nn.Module, x: torch.Tensor, v0: torch.Tensor | None = N
     steps of v <- Theta v / ||Theta v|| from v0 (default: the all-ones vector, close to the top eigenvector
     of a kernel of non-negative features; pass the previous estimate to warm-start along training), then
     lambda = v^T Theta v, the Rayleigh quotient: a lower bound on lambda_max that converges as
-    (lambda_2 / lambda_1)^(2 iterations).
+    (lambda_2 / lambda_1)^(2 iterations). columns: as in `empirical_ntk` (the package's MLPs only).
     """
     n = len(x)
     if is_structured_mlp(model):
-        theta = _ntk_mlp(model, x)
+        theta = _ntk_mlp(model, x, columns=columns)
         matvec = lambda v: theta @ v  # noqa: E731
+    elif columns is not None:
+        raise ValueError(f"skipped input columns need lplr.models.MLP or NTKMLP, got {type(model).__name__}")
     else:
         matvec = ntk_matvec(model, x, dtype=x.dtype)
     v = torch.ones(n, dtype=x.dtype, device=x.device) if v0 is None else v0.to(x.dtype)

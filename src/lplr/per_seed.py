@@ -5,6 +5,8 @@ one forward and backward per seed and step (torch.autograd). The reference kerne
 The parameters live as views into one flat tensor (FlatParameters), so theta_t - theta_0 is one
 subtraction into a preallocated buffer; the norms are still taken per parameter tensor and summed (the
 same float32 reduction order as separate tensors, so the same bits).
+The MLP's training forward, backward and tracked kernels read only the job's kept input columns
+(lplr.columns; W_1[:, K] gathered per step, its gradient scattered back by autograd with exact zeros).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 
 import torch
 
+from lplr import columns as columns_of
 from lplr import ntk
 from lplr.hessian import hessian_top_eigenvalue
 from lplr.models import build_model
@@ -75,9 +78,11 @@ class FlatParameters:
         return norms.square().view(2, -1).sum(1)
 
 
-def loss_and_grads(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor):
-    """(L, grad L) of L = (1/2|batch|) sum (f(x_i) - y_i)^2; both stay on the device."""
-    loss = 0.5 * (model(x) - y).pow(2).mean()
+def loss_and_grads(model: torch.nn.Module, params: list, x: torch.Tensor, y: torch.Tensor,
+                   columns: torch.Tensor | None = None):
+    """(L, grad L) of L = (1/2|batch|) sum (f(x_i) - y_i)^2; both stay on the device. columns: x holds only
+    these input columns (lplr.columns), the gradient is still over the full parameters."""
+    loss = 0.5 * (columns_of.mlp_forward(model, x, columns) - y).pow(2).mean()
     return loss, torch.autograd.grad(loss, params)
 
 
@@ -104,13 +109,14 @@ def update(params, grads, velocity, lr: float, momentum: float) -> None:
 
 
 @torch.no_grad()
-def tracked_lambda_min(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def tracked_lambda_min(model: torch.nn.Module, x: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
     """lambda_min(Theta(x)) in float32, a 0-d tensor on x's device: the n x n kernel by lplr.ntk.empirical_ntk,
     then the dense symmetric solver (O(n^3), ~4 ms at n = 256 on one CPU core; on a GPU its error check is
     one host sync). Float32 resolves lambda_min to ~eps_32 * lambda_max: enough to track it; the float64
     probe stays the audited value. A non-finite kernel (a seed diverging within its block, found at the
-    block's end) gives NaN: the solver would fail to converge on it and stop the job."""
-    theta = ntk.empirical_ntk(model, x, dtype=torch.float32)
+    block's end) gives NaN: the solver would fail to converge on it and stop the job. columns: as in
+    lplr.ntk.empirical_ntk (x holds only those input columns)."""
+    theta = ntk.empirical_ntk(model, x, dtype=torch.float32, columns=columns)
     finite = torch.isfinite(theta).all()
     smallest = torch.linalg.eigvalsh(torch.where(finite, theta, 0.0))[0]
     return torch.where(finite, smallest, math.nan)
@@ -124,15 +130,19 @@ def test_metrics(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
 
 class Seed:
     """One seed's model (theta_0 from torch.manual_seed(seed) on the CPU, so cpu and cuda runs start from the
-    same theta_0), flat parameters, eta (lplr.schedule.learning_rate), velocity, batch stream and data."""
+    same theta_0), flat parameters, eta (lplr.schedule.learning_rate), velocity, batch stream and data.
+    columns: the job's kept input columns (lplr.columns; None: all): the training inputs `x` hold only them,
+    eta is calibrated on the full inputs (once, as without the skip)."""
 
-    def __init__(self, settings: dict, data: dict, opt: dict, dtype: torch.dtype, device: torch.device, levels):
+    def __init__(self, settings: dict, data: dict, opt: dict, dtype: torch.dtype, device: torch.device, levels,
+                 columns: torch.Tensor | None = None):
         self.x, self.y, self.x_test, self.y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
         torch.manual_seed(settings["seed"])
         self.model = build_model(settings, tuple(self.x.shape[1:])).to(dtype).to(device)
         self.flat = FlatParameters(self.model)
         self.params = self.flat.params
         self.lr, self.lambda_max0 = learning_rate(settings, self.model, self.x)
+        self.columns, self.x = columns, columns_of.narrow(self.x, columns)
         self.velocity = [torch.zeros_like(p) for p in self.params] if opt["momentum"] else None
         self.stream = BatchStream(len(self.x), opt["batch_size"], batch_seed(settings["seed"])) if opt["sgd"] else None
         self.levels = LossLevelCheckpoints(levels, self.flat.flat)
@@ -149,13 +159,15 @@ class PerSeedStepper:
             raise ValueError(f"step method {method!r} is for the batched stepper; the per-seed stepper has one")
         first = data[0]["x_train"]
         self.opt, self.count, self.rows = opt, len(runs), len(runs)
-        self.seeds = [Seed(s, d, opt, first.dtype, first.device, s.get("loss_checkpoints", [])) for s, d in zip(runs, data)]
+        columns = columns_of.job_columns(runs, [d["x_train"] for d in data])  # one K for the job, as batched
+        self.seeds = [Seed(s, d, opt, first.dtype, first.device, s.get("loss_checkpoints", []), columns)
+                      for s, d in zip(runs, data)]
         self.lrs = [seed.lr for seed in self.seeds]
         self.lambda_max0 = [seed.lambda_max0 for seed in self.seeds]
         self.theta0_norms = [seed.flat.theta0_norm() for seed in self.seeds]
         self.param_count = sum(p.numel() for p in self.seeds[0].params)
         self.active = [True] * self.count
-        self.layout = {}
+        self.layout = {} if columns is None else {"kept_columns": columns.tolist()}
         self.dtype, self.device = first.dtype, first.device
 
     def _live(self):
@@ -164,18 +176,19 @@ class PerSeedStepper:
     def evaluate(self, row: torch.Tensor, step: int) -> None:
         """Full-batch [L, G, drift^2] (and gd's batch loss) of every live seed into row[j]."""
         for j, seed in self._live():
-            loss, seed.grads = loss_and_grads(seed.model, seed.params, seed.x, seed.y)
+            loss, seed.grads = loss_and_grads(seed.model, seed.params, seed.x, seed.y, seed.columns)
             record_diagnostics(row[j], loss, seed.flat.diagnostics(seed.grads), batch_loss=seed.stream is None)
             seed.levels.observe(step, loss, seed.flat.flat)
 
     def top_eigenpair(self, j: int, vector, iterations: int):
         """Warm-started power iteration on seed j's NTK (lplr.ntk.top_eigenpair): (lambda_max, vector)."""
-        return ntk.top_eigenpair(self.seeds[j].model, self.seeds[j].x, vector, iterations)
+        seed = self.seeds[j]
+        return ntk.top_eigenpair(seed.model, seed.x, vector, iterations, columns=seed.columns)
 
     def lambda_min(self, j: int, points: torch.Tensor | None) -> torch.Tensor:
         """Seed j's float32 lambda_min(Theta_t) on its training points `points` (None: all of them)."""
         seed = self.seeds[j]
-        return tracked_lambda_min(seed.model, seed.x if points is None else seed.x[points])
+        return tracked_lambda_min(seed.model, seed.x if points is None else seed.x[points], seed.columns)
 
     def hessian_top(self, j: int, vector, steps: int):
         """Seed j's top eigenpair of the full-batch loss Hessian (lplr.hessian: `steps` Lanczos steps from `vector`
@@ -199,7 +212,7 @@ class PerSeedStepper:
         for j, seed in self._live():
             if seed.stream is not None:
                 idx = batches[j][i]
-                loss, seed.grads = loss_and_grads(seed.model, seed.params, seed.x[idx], seed.y[idx])
+                loss, seed.grads = loss_and_grads(seed.model, seed.params, seed.x[idx], seed.y[idx], seed.columns)
                 row[j, 3] = loss.detach()
             update(seed.params, seed.grads, seed.velocity, seed.lr, self.opt["momentum"])
 

@@ -16,6 +16,8 @@ eigenvalues.npz holds, per checkpoint, the eigenvalues lambda_i of Theta_SS (asc
 projections p_i = (u_i . r_S)^2 of the probe-set residual on its eigenvectors: the linearised model from
 checkpoint k, r_{t} = (I - eta Theta_k / n)^(t - t_k) r_k, and the residual's spread over the spectrum
 both follow from them (lplr.rates). `initial_projections` is row 0 (the lazy model from Theta_0).
+The MLP's kernel skips the input columns that are zero at every training point (training.skip_zero_columns,
+lplr.columns): the same Theta_SS up to float rounding; everything else reads the full checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lplr import columns as columns_of
 from lplr import ntk
 from lplr.data import load_prepared
 from lplr.hessian import hessian_top_eigenvalue
@@ -63,6 +66,8 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     x, y = data["x_train"], data["y_train"]
     subset = torch.as_tensor(probe_indices(len(x), probe_size, probe_seed), device=x.device)
     x_s, y_s = x[subset], y[subset]
+    columns = columns_of.kept_columns([x]) if columns_of.enabled(settings) else None  # the run's own K
+    x_kernel = columns_of.narrow(x_s, columns)
     steps = manifest["checkpoint_steps"]
     models = {}
 
@@ -79,7 +84,7 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     rows, eigenvalues, projections, theta_0, hessian_vector = [], [], [], None, None
     for step in steps:
         model = model_at(step)
-        theta = ntk.empirical_ntk(model, x_s)
+        theta = ntk.empirical_ntk(model, x_kernel, columns=columns)
         evals, evecs = torch.linalg.eigh(theta)  # one decomposition, shared with the audit
         if theta_0 is None:
             theta_0 = theta

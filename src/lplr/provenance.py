@@ -34,6 +34,8 @@ HOW_IT_RAN = ("device", "gpus", "data.root", "experiments.*.data.root", "bundle_
               # seeds batched or not, like the device: the same arithmetic up to float rounding per step, which
               # chaotic runs (the CNN's SGD at eta lambda_max/n = 1) amplify over a run (docs/analysis.md, "Seeds in one job")
               "experiments.*.training.seed_batching",
+              # zero input columns skipped or not: the same numbers up to float rounding (lplr.columns)
+              "training.skip_zero_columns", "experiments.*.training.skip_zero_columns",
               "notebooks")  # which run explorers are built: the same results
 
 
