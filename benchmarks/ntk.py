@@ -3,6 +3,8 @@
     python benchmarks/ntk.py            (~3-5 min on 2 cores; prints markdown for benchmarks/README.md)
     python benchmarks/ntk.py --quick    (small sizes, a smoke test)
     python benchmarks/ntk.py --symmetric [--quick]   (only the one-triangle A/B below, ~1 min)
+    python benchmarks/ntk.py --symmetric --sizes 1024x1024 [--threads 1] [--rounds 5]
+                                        (against neural-tangents, run from its own venv: benchmarks/README.md)
 
 Every measured call runs in its own subprocess so that peak memory can be read from the kernel:
 peak = ru_maxrss after the call minus ru_maxrss before it (resident set high-water mark, after setup
@@ -14,10 +16,11 @@ The one-triangle A/B (float64, and float32 at the default config's shapes): the 
 (every n x n product from one triangle, lplr.ntk._gram_upper) against the same path with full products
 (symmetric=False, the code before) and with torch row blocks (the GPU path), alternated call by call in
 one process; best of each and the range of the per-round ratios (wall clock; with --threads 1 the CPU
-time of the one thread instead, which the other processes of a shared machine barely disturb). Where
-jax and neural-tangents are installed, their best implementation (structured derivatives, and the
-Jacobian contraction where it fits MEMORY_CAP) is timed in the same rounds on the same weights,
-jit-compiled in float64 (x64), and its kernel checked against ours.
+time of the process instead, which the other processes of a shared machine barely disturb; XLA is then
+held to one thread by XLA_FLAGS, XLA_ONE_THREAD). Where jax and neural-tangents are installed, its
+implementations (structured derivatives with and without vmap_axes, the Jacobian contraction and the
+NTK-vector products, the last two over tiles when their Jacobians exceed MEMORY_CAP) are timed in the
+same rounds on the same weights, jit-compiled in float64 (x64), and their kernels checked against ours.
 
 The tutorial method ("Neural Tangent Kernels", pytorch.org/tutorials/intermediate/neural_tangent_kernels):
 jac1 = vmap(jacrev(f))(params, x1), jac2 = the same for x2, then einsum('Naf,Mbf->NMab') per parameter
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -47,6 +51,7 @@ from lplr import models, ntk
 MEMORY_CAP = 8e9  # bytes: the tutorial's two Jacobians above this are run over blocks of samples
 DEPTH, IN_FEATURES = 5, 784
 MM_SIZE = 2048
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 def maxrss() -> int:
@@ -177,8 +182,11 @@ def run_case(case: dict) -> dict:
 
 
 def nt_kernels(model: nn.Module, x: torch.Tensor) -> dict:
-    """{name: () -> Theta as numpy}: neural-tangents' empirical NTK of the same MLP and weights (float64,
-    jit-compiled), or {} without jax / neural-tangents. Only the implementations whose memory fits."""
+    """{name: (call, factor, tile)}: neural-tangents' empirical NTK of the same MLP and weights (float64, x64,
+    jit-compiled), or {} without jax / neural-tangents. Implementations 3 (structured derivatives, with and
+    without vmap_axes), 1 (Jacobian contraction) and 2 (NTK-vector products). 1 and 2 hold n x P Jacobian-sized
+    arrays (2 n P 8 bytes): above MEMORY_CAP one (b, b) tile of Theta is timed, b the largest power of two that
+    fits, and its time multiplied by (n / b)^2, as nt.batch would run every tile (factor; tile = b, else None)."""
     try:
         import jax
         jax.config.update("jax_enable_x64", True)
@@ -194,14 +202,23 @@ def nt_kernels(model: nn.Module, x: torch.Tensor) -> dict:
             inputs = jax.nn.relu(inputs @ weight + bias)
         return inputs @ p[-1][0] + p[-1][1]  # (n, 1)
 
-    kinds = {"structured": nt.NtkImplementation.STRUCTURED_DERIVATIVES}
-    if 2 * len(x) * n_params(model) * 8 <= MEMORY_CAP:
-        kinds["jacobian"] = nt.NtkImplementation.JACOBIAN_CONTRACTION
-    inputs = jnp.asarray(x.double().numpy())
+    inputs, n = jnp.asarray(x.double().numpy()), len(x)
+    kinds = {"structured": (nt.NtkImplementation.STRUCTURED_DERIVATIVES, 0),
+             "structured-novmap": (nt.NtkImplementation.STRUCTURED_DERIVATIVES, None),
+             "jacobian": (nt.NtkImplementation.JACOBIAN_CONTRACTION, 0),
+             "vector-products": (nt.NtkImplementation.NTK_VECTOR_PRODUCTS, 0)}
     calls = {}
-    for name, kind in kinds.items():
-        fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0, implementation=kind))
-        calls[f"nt-{name}"] = lambda fn=fn: np.asarray(fn(inputs, None, params).block_until_ready())
+    for name, (kind, axes) in kinds.items():
+        fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=axes, implementation=kind))
+        tile = None
+        if kind != nt.NtkImplementation.STRUCTURED_DERIVATIVES and 2 * n * n_params(model) * 8 > MEMORY_CAP:
+            tile = 2 ** int(math.log2(MEMORY_CAP / (2 * n_params(model) * 8)))
+        if tile is None:
+            calls[f"nt-{name}"] = (lambda fn=fn: np.array(fn(inputs, None, params).block_until_ready()), 1.0, None)
+        else:  # an off-diagonal tile (x1 != x2), as nt.batch computes most of them
+            a, b = inputs[:tile], inputs[tile:2 * tile]
+            calls[f"nt-{name}"] = (lambda fn=fn, a=a, b=b: np.array(fn(a, b, params).block_until_ready()),
+                                   (n / tile) ** 2, tile)
     return calls
 
 
@@ -213,40 +230,57 @@ def torch_blocks(call):
 
 def symmetric_ab(sizes: list[tuple[int, int, str]], rounds: int, threads: int | None = None) -> list[dict]:
     """Per (n, width, dtype): the MLP path with one-triangle products vs full products (and neural-tangents'
-    best where installed), alternated `rounds` times; best-of times, per-round ratio range, agreement."""
+    implementations where installed), alternated `rounds` times; best-of times, per-round ratio range, agreement.
+    One thread: process CPU time (all threads of the process, so XLA's too), else wall clock."""
     if threads:
         torch.set_num_threads(threads)
-    clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+    clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
     rows = []
     for n, width, dtype_name in sizes:
         dtype = getattr(torch, dtype_name)
         torch.manual_seed(0)
         model, x = models.MLP(IN_FEATURES, width, DEPTH), torch.randn(n, IN_FEATURES, dtype=dtype)
-        calls = {"full": lambda: ntk._ntk_mlp(model, x, symmetric=False),
-                 "ours": lambda: ntk.empirical_ntk(model, x, dtype=dtype),
-                 "blocks": lambda: torch_blocks(lambda: ntk.empirical_ntk(model, x, dtype=dtype))}
+        calls = {"full": (lambda: ntk._ntk_mlp(model, x, symmetric=False), 1.0, None),
+                 "ours": (lambda: ntk.empirical_ntk(model, x, dtype=dtype), 1.0, None),
+                 "blocks": (lambda: torch_blocks(lambda: ntk.empirical_ntk(model, x, dtype=dtype)), 1.0, None)}
         if dtype == torch.float64:
             calls.update(nt_kernels(model, x))
-        results = {name: call() for name, call in calls.items()}  # warm-up (and jax's compilation)
+        compile_s, results, failed = {}, {}, {}
+        for name, (call, _, _) in list(calls.items()):  # warm-up (and jax's compilation)
+            start = time.perf_counter()
+            try:
+                results[name] = call()
+            except Exception as error:  # an implementation that does not fit (XLA: RESOURCE_EXHAUSTED): reported
+                if not name.startswith("nt-"):
+                    raise
+                failed[name] = str(error).splitlines()[0][:120]
+                del calls[name]
+                continue
+            compile_s[name] = time.perf_counter() - start
         reference = results["full"]
-        error = {name: float((torch.as_tensor(theta) - reference).abs().max() / reference.abs().max())
-                 for name, theta in results.items() if name != "full"}
+        error = {}
+        for name, theta in results.items():
+            tile = calls[name][2]
+            expected = reference if tile is None else reference[:tile, tile:2 * tile]
+            error[name] = float((torch.as_tensor(theta) - expected).abs().max() / expected.abs().max())
         times = {name: [] for name in calls}
         for _ in range(rounds):
-            for name, call in calls.items():
+            for name, (call, factor, _) in calls.items():
                 start = clock()
                 call()
-                times[name].append(clock() - start)
+                times[name].append((clock() - start) * factor)
         ratios = {name: [a / b for a, b in zip(times[name], times["ours"])] for name in calls if name != "ours"}
         rows.append({"n": n, "width": width, "dtype": dtype_name, "best": {k: min(v) for k, v in times.items()},
                      "ratio_range": {k: (min(v), max(v)) for k, v in ratios.items()}, "rel_error": error,
+                     "tiles": {k: c[2] for k, c in calls.items() if c[2]}, "first_call_s": compile_s, "failed": failed,
                      "eps": torch.finfo(dtype).eps, "threads": torch.get_num_threads(),
-                     "clock": "thread CPU" if clock is time.thread_time else "wall"})
+                     "clock": "process CPU" if clock is time.process_time else "wall",
+                     "xla_flags": os.environ.get("XLA_FLAGS", "")})
     return rows
 
 
 def print_symmetric(rows: list[dict]) -> None:
-    print(f"\n{rows[0]['threads']} torch thread(s), {rows[0]['clock']} time.\n")
+    print(f"\n{rows[0]['threads']} torch thread(s), {rows[0]['clock']} time; XLA_FLAGS={rows[0]['xla_flags']!r}.\n")
     print("| n | width | dtype | full products (s) | one triangle (s) | speedup best / per-round range | "
           "rel. error vs full (eps) | torch row blocks (s), speedup | neural-tangents best (s) | ours vs NT |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -261,6 +295,19 @@ def print_symmetric(rows: list[dict]) -> None:
               f"{best['full'] / best['ours']:.2f}x / {lo_hi['full'][0]:.2f}-{lo_hi['full'][1]:.2f} | "
               f"{row['rel_error']['ours']:.1e} ({row['rel_error']['ours'] / row['eps']:.1f}) | "
               f"{best['blocks']:.3f}, {best['full'] / best['blocks']:.2f}x | {nt_cells} |")
+    nt_rows = [row for row in rows if any(k.startswith("nt-") for k in row["best"]) or row.get("failed")]
+    if nt_rows:
+        print("\n| n | width | neural-tangents implementation | best (s) | ours vs it (per-round range) | "
+              "rel. error vs full | first call incl. compilation (s) |\n|---|---|---|---|---|---|---|")
+    for row in nt_rows:
+        for name in (k for k in row["best"] if k.startswith("nt-")):
+            tile = row["tiles"].get(name)
+            how = f" (one {tile}x{tile} tile x {(row['n'] / tile) ** 2:.0f})" if tile else ""
+            print(f"| {row['n']} | {row['width']} | {name[3:]}{how} | {row['best'][name]:.3f} | "
+                  f"{row['best'][name] / row['best']['ours']:.2f}x ({row['ratio_range'][name][0]:.2f}-"
+                  f"{row['ratio_range'][name][1]:.2f}) | {row['rel_error'][name]:.1e} | {row['first_call_s'][name]:.1f} |")
+        for name, why in row.get("failed", {}).items():
+            print(f"| {row['n']} | {row['width']} | {name[3:]} | failed: {why} | - | - | - |")
 
 
 def growth_table(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
@@ -275,8 +322,11 @@ def growth_table(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
 
 
 def in_subprocess(case: dict) -> dict:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if case.get("threads") == 1:  # XLA's CPU client on one thread too (read when jax starts)
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {XLA_ONE_THREAD}".strip()
     out = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                         check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -286,6 +336,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--symmetric", action="store_true", help="only the one-triangle vs full-products A/B")
     parser.add_argument("--threads", type=int, help="with --symmetric: torch threads (1: CPU time is reported)")
+    parser.add_argument("--sizes", nargs="+", metavar="NxWIDTH", help="with --symmetric: only these float64 shapes, "
+                        "e.g. 1024x1024 (issue 24's comparison with neural-tangents)")
+    parser.add_argument("--rounds", type=int, help="with --symmetric: alternated rounds (default 7, --quick 3)")
     args = parser.parse_args()
     if args.case:
         case = json.loads(args.case)
@@ -302,7 +355,10 @@ def main() -> None:
     if args.symmetric:
         print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
               f"load average before {os.getloadavg()[0]:.1f}")
-        print_symmetric(in_subprocess({"model": "symmetric", "sizes": symmetric_sizes, "repeats": 3 if args.quick else 7,
+        if args.sizes:
+            symmetric_sizes = [(*map(int, size.lower().split("x")), "float64") for size in args.sizes]
+        rounds = args.rounds or (3 if args.quick else 7)
+        print_symmetric(in_subprocess({"model": "symmetric", "sizes": symmetric_sizes, "repeats": rounds,
                                        "threads": args.threads}))
         print(f"load average after {os.getloadavg()[0]:.1f}")
         return

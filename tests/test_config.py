@@ -185,7 +185,7 @@ def test_float_values_in_run_ids_have_no_separator():
     assert run_id({"lr": 1e6, "momentum": 0.9}, 0) == "lr=1e06+momentum=0.9+seed=0"
 
 
-@pytest.mark.parametrize("name", ["quick", "full-cpu", "paper"])
+@pytest.mark.parametrize("name", ["quick", "full-cpu", "paper", "paper-cpu"])
 def test_every_shipped_config_validates_merged_over_the_default(name):
     """configs/<name>.yaml merged over config.yaml as Snakemake merges them: valid, and its run explorers exist."""
     from lplr.config import enabled_experiments

@@ -178,7 +178,22 @@ def test_the_slurm_request_figures_are_the_dry_runs():
         assert resources["gpu"] == "1"
 
 
-@pytest.mark.parametrize("config", ["config.yaml", "configs/paper.yaml", "environment.yml", "requirements.in",
+@pytest.mark.integration
+def test_the_paper_cpu_config_plans_e1_at_the_papers_widths_only():
+    """configs/paper-cpu.yaml (docs/paper-scale.md): its dry run trains E1 and its calibrated arm at widths 512
+    and 1024, one batched job per condition, and nothing else."""
+    result = snakemake_dry_run("--cores", "2", "--configfile", "configs/paper-cpu.yaml")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout.split("Job stats:")[1], flags=re.M))
+    trained = {rule: int(count) for rule, count in jobs.items() if rule.startswith("train")}
+    assert trained == {"train_width": 2, "train_width_calibrated": 2}, jobs
+    for width in (512, 1024):
+        assert f"results/train/width/width={width}+seed=0/metrics.csv" in result.stdout
+    assert "width=256" not in result.stdout and "results/train/init/" not in result.stdout
+
+
+@pytest.mark.parametrize("config", ["config.yaml", "configs/paper.yaml", "configs/paper-cpu.yaml", "environment.yml",
+                                    "requirements.in",
                                     "workflow/schemas/config.schema.yaml"])
 def test_every_path_a_config_comment_names_exists(config):
     assert missing(comment_paths((ROOT / config).read_text())) == []
