@@ -61,6 +61,9 @@ SCALES = {
     "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
     "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
     "sharpness_at_exit_over_0": "log",
+    # depth x initialisation (lplr.depth; kernel_conditioning_0 = lambda_min / lambda_max of Theta_0, lplr.analysis)
+    "kernel_conditioning_0": "log", "mu_0_vs_he": "log", "early_rate_vs_he": "log", "transient_ratio_vs_he": "log",
+    "decades_vs_he": "log",
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01
