@@ -45,9 +45,15 @@ def numbers_from_summary(experiment: str, summary: pd.DataFrame, columns: list[s
     return rows
 
 
+TREND_COLUMNS = ("x", "statistic", "slope", "ci_low", "ci_high", "n", "n_seeds")
+
+
 def numbers_from_trends(experiment: str, trends: pd.DataFrame) -> list[dict]:
+    """`<experiment>.trend.<statistic>`, with the other conditions' label after it where the trend is per level
+    of them (depth x init: `depth.trend.mu_0.init=he`)."""
+    others = [c for c in trends.columns if c not in TREND_COLUMNS]
     return [n for _, row in trends.iterrows() for n in _with_interval(
-        f"{experiment}.trend.{row['statistic']}",
+        f"{experiment}.trend.{row['statistic']}" + (f".{condition_label(row, others)}" if others else ""),
         {"estimate": row["slope"], "ci_low": row["ci_low"], "ci_high": row["ci_high"], "n": row["n"],
          "n_runs": row["n_seeds"]})]
 
