@@ -123,3 +123,12 @@ def test_per_init_trends_get_their_own_paper_numbers():
     assert keys["depth.trend.kernel_conditioning_0.init=he"] == pytest.approx(-1.0)
     assert keys["depth.trend.kernel_conditioning_0.init=depth_aware"] == pytest.approx(-0.5)
     assert "depth.trend.kernel_conditioning_0" not in keys  # no key the two inits would overwrite
+
+
+def test_the_setup_sentence_states_the_depth_per_condition_when_it_varies():
+    from lplr.setup import setup_text
+
+    text = setup_text(CONFIG, "depth")
+    assert text.startswith("A ReLU MLP of depth D (D-1 hidden layers of width 64")
+    assert "depth 3, He init; depth 3, depth-aware init" in text and "depth 12, depth-aware init" in text
+    assert setup_text(CONFIG, "init").startswith("A five-layer ReLU MLP (4 hidden layers")  # a fixed depth, as before

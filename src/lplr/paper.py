@@ -196,6 +196,11 @@ def paper_numbers(tables: dict[str, dict[str, str]], conditions: dict[str, list[
                         {"key": f"{experiment}.wmax.value", "value": float(widths[-1])}]
             numbers += aliases(per_condition, f"width={format_value(widths[0])}", "wmin")
             numbers += aliases(per_condition, f"width={format_value(widths[-1])}", "wmax")
+        if "depth" in columns:  # depth x init: `depth.mu_0.dmax,init=he`, whatever the config's depths
+            ends = (("dmin", sorted(runs["depth"].unique())[0]), ("dmax", sorted(runs["depth"].unique())[-1]))
+            numbers += [{"key": f"{experiment}.{name}.value", "value": float(d)} for name, d in ends]
+            numbers += [{**n, "key": n["key"].replace(f".depth={format_value(d)},", f".{name},")} for name, d in ends
+                        for n in per_condition if f".depth={format_value(d)}," in n["key"]]
         if "audit_max_rel_error" in runs:
             audit.append(runs["audit_max_rel_error"].max())
         trained += int((runs["source"].fillna("").astype(str) == "").sum()) if "source" in runs else len(runs)
