@@ -155,7 +155,8 @@ EXPECTED_TEXT = {
     "sharpness_eos": ("0 of 4 runs stay at or below 1", r"$\eta \leq 1/L$"),
     "cnn_sgd": ("diverged at step", "no linear window", "seed 2: no window", "slope 1"),
     "batch_size": ("n = 2-3 of 3 runs",),
-    "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6", "depth=8+init=he+seed=2: diverged at step 37",
+    "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6; tracked sharpness above 2",
+                   "depth=8+init=he+seed=2: diverged at step 37",
                    "n = 2-3 of 3 runs", "entry step"),
 }
 

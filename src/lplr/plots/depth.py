@@ -22,7 +22,8 @@ PANELS = (  # (statistics drawn, y label, log y); the second statistic of a pane
 
 
 def exits_note(runs: pd.DataFrame) -> str:
-    """'LPLR exits (probe): he 0/12, depth_aware 1/12 (D=12)' and the runs that did not complete."""
+    """'LPLR exits (probe): he 0/12, depth_aware 1/12 (D=12); tracked sharpness above 2 ...: he 1/12, ...' and
+    the runs that did not complete."""
     inits = ordered(runs["init"], INIT_ORDER)
     done = runs[runs["status"] == "completed"]
     parts = []
@@ -33,6 +34,10 @@ def exits_note(runs: pd.DataFrame) -> str:
         parts.append(f"{init} {len(left)}/{len(group)}{where}")
     failed = runs[runs["status"] != "completed"]
     note = "LPLR exits (probe): " + ", ".join(parts)
+    if "sharpness_tracked_max" in done:  # the regime each run reached, although each starts at the same eta*lambda_max/n
+        note += "; tracked sharpness above 2 (edge of stability): " + ", ".join(
+            f"{init} {int((done.loc[done['init'] == init, 'sharpness_tracked_max'] > 2).sum())}/"
+            f"{int((done['init'] == init).sum())}" for init in inits)
     if len(failed):
         note += "\n" + "\n".join(f"{row['run']}: {row['status']}" + (f" at step {int(row['diverged_step'])}"
                                  if pd.notna(row.get("diverged_step")) else "") for _, row in failed.iterrows())
@@ -71,9 +76,10 @@ def depth_init(summary: pd.DataFrame, runs: pd.DataFrame, out: str | Path, confi
             ax.set_yscale("log")
         if statistics == ("transient_ratio",):
             ax.axhline(1.0, color="0.5", ls=":", lw=0.9)
-        ax.legend(fontsize=5.5)
-    axes.flat[-1].text(0.02, 0.02, exits_note(runs), transform=axes.flat[-1].transAxes, fontsize=5.5, va="bottom",
-                       bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9})
+    handles = [c for c in axes.flat[0].containers if c.get_label() in inits]
+    if handles:  # one legend for every panel: the inits' markers and colours are the same throughout
+        axes.flat[0].legend(handles=handles, fontsize=6)
+    fig.text(0.01, -0.01, exits_note(runs), fontsize=6, va="top", ha="left")
     shown = summary[summary["statistic"].isin([s for panel in PANELS for s in panel[0]])]
     fig.suptitle(r"He vs depth-aware init at a fixed $\eta\lambda_{\max}(\Theta_0)/n$ (beyond the paper): "
                  + (seeds_note(shown, confidence) if len(shown) else "no runs"), fontsize=7, y=1.02)
