@@ -139,9 +139,13 @@ EXPERIMENTS = {
     "batch": lambda: experiment([({"batch_size": b}, rate, 0.05, 0.3, 500) for b, rate in ((16, 0.002), (64, 0.003),
                                                                                           (200, 0.004))],
                                 seeds=(0, 1, 2), steps=1000, eval_every=10, diverged={(2, 2)}, sgd=True),
+    "depth": lambda: experiment([({"depth": d, "init": init}, rate, 0.4, sharpness, exit_after)
+                                 for d in (3, 8) for init, rate, sharpness, exit_after in (("he", 0.012, 0.4, 40),
+                                                                                           ("depth_aware", 0.008, 0.4, 5000))],
+                                seeds=(0, 1, 2), diverged={(2, 2)}),
 }
 VARY = {"width": ["width"], "width_calibrated": ["width"], "width_eos": ["width"], "init": ["init", "lr", "lr_mode"], "step": ["lr"], "cnn": ["batch_size"],
-        "batch": ["batch_size"]}
+        "batch": ["batch_size"], "depth": ["depth", "init"]}
 
 EXPECTED_TEXT = {
     "loss_decay": ("diverged at step", "no linear window", "linearised", "$L_t$ ($L^*$ = 0)", r"$L_t$ (gap with $L^*=0$)"),
@@ -159,6 +163,9 @@ EXPECTED_TEXT = {
     "sharpness_eos": ("0 of 4 runs stay at or below 1", r"$\eta \leq 1/L$", r"$\eta\lambda_{\max}(H_t)$ (tracked)"),
     "cnn_sgd": ("diverged at step", "no linear window", "seed 2: no window", "slope 1"),
     "batch_size": ("n = 2-3 of 3 runs",),
+    "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6; tracked sharpness above 2",
+                   "depth=8+init=he+seed=2: diverged at step 37",
+                   "n = 2-3 of 3 runs", "entry step"),
 }
 
 
@@ -188,7 +195,7 @@ def drawn(tmp_path_factory, tables):
         real_save(fig, path)
 
     with pytest.MonkeyPatch.context() as patch:
-        for module in ("width", "init", "step", "sgd", "regimes"):
+        for module in ("width", "init", "step", "sgd", "regimes", "depth"):
             patch.setattr(f"lplr.plots.{module}.save", save)
         for name in FIGURES:
             inputs = {t: str(tables / p) for t, p in figure_inputs(name).items()}
@@ -320,3 +327,20 @@ def test_an_unknown_run_is_refused_naming_the_table_and_its_runs(tables):
     runs = pd.read_csv(tables / TABLES["runs"].format(experiment="step"))
     with pytest.raises(KeyError, match=r"fits/step/runs.csv has no run 'lr=9\+seed=0'; its runs: lr=1.5\+seed=0"):
         run_row(runs, "lr=9+seed=0", "results/fits/step/runs.csv")
+
+
+def test_the_depth_figure_draws_the_summary_table_per_init(tables, monkeypatch):
+    """Each depth x init point is the summary's estimate with its interval, shifted on the log axis, never recomputed."""
+    from lplr.plots import depth
+
+    figures = []
+    monkeypatch.setattr(depth, "save", lambda fig, path: figures.append(fig))
+    summary = pd.read_csv(tables / TABLES["summary"].format(experiment="depth"))
+    runs = pd.read_csv(tables / TABLES["runs"].format(experiment="depth"))
+    depth.depth_init(summary, runs, "depth_init.pdf", 0.95)
+    (fig,) = figures
+    (he,) = [c for c in fig.axes[0].containers if c.get_label() == "he"]  # mu_0, He: an errorbar container
+    expected = summary[(summary["statistic"] == "mu_0") & (summary["init"] == "he")].sort_values("depth")
+    np.testing.assert_allclose(np.asarray(he.lines[0].get_xdata(), float), expected["depth"] * depth.SHIFT["he"])
+    np.testing.assert_allclose(np.asarray(he.lines[0].get_ydata(), float), expected["estimate"])
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[-1].get_yscale() == "linear"

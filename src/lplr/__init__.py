@@ -26,6 +26,7 @@ One module per concept, read top to bottom (tests/test_package.py checks this ma
     rates       rates along training against what the kernel predicts
     analysis    the analysis stage: every statistic of an experiment into tables (rule fit_experiment)
     beyond      per-run statistics of the checks the paper leaves open: noise, Hessian, LPLR lifetime
+    depth       depth x initialisation: each run against the He run of its depth and seed
     stats       across-seed summaries; the registry of statistics and their scales
     claims      the claims ledger: each claim tested by a rule fixed before the runs
     claim_rules  the rules that turn a statistic into a verdict, each able to return each of its verdicts

@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from lplr import beyond, rates
+from lplr import beyond, depth, rates
 from lplr.fit import LSTAR_METHODS, estimate_lstar, fit_curve, log_gap, lplr_exit_step
 from lplr.io import read_json
 from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
@@ -222,7 +222,8 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
     mu = float(nearest["mu"])
     q = spectrum["lqcr_q"].iloc[:-1]  # q_T is 0/0
     negative = spectrum.loc[spectrum.index[:-1]][q < 0]
-    row.update(mu_0=float(spectrum["mu"].iloc[0]), mu_at_t0=mu, sharpness_at_t0=float(nearest["sharpness"]),
+    row.update(mu_0=float(spectrum["mu"].iloc[0]), mu_at_t0=mu,
+               kernel_conditioning_0=float(spectrum["lambda_min"].iloc[0] / spectrum["lambda_max"].iloc[0]), sharpness_at_t0=float(nearest["sharpness"]),
                predicted_rate=-2 * math.log1p(-eta * mu) if eta * mu < 1 else np.nan,
                lambda_min_ratio_final=float(spectrum["lambda_min_ratio"].iloc[-1]),
                lambda_min_ratio_min=float(spectrum["lambda_min_ratio"].min()),
@@ -338,13 +339,21 @@ def sensitivity(runs: dict[str, dict], fit_cfg: dict, confidence: float) -> pd.D
 
 
 def trends(per_run: pd.DataFrame, vary: list[str], confidence: float) -> pd.DataFrame:
-    """Log-log slopes against the experiment's one numeric condition (e.g. width), fitted per seed."""
+    """Log-log slopes against the experiment's one numeric condition (e.g. width), fitted per seed; with other
+    conditions beside it (depth x init), per level of those, where the numeric one takes >= 2 values."""
     numeric = [c for c in vary if pd.api.types.is_numeric_dtype(per_run[c]) and per_run[c].nunique() >= 2]
-    if len(vary) != 1 or not numeric:
-        return pd.DataFrame(columns=["x", "statistic", "slope", "ci_low", "ci_high", "n", "n_seeds"])
+    others = [c for c in vary if c not in numeric]
+    columns = [*others, "x", "statistic", "slope", "ci_low", "ci_high", "n", "n_seeds"]
+    if len(numeric) != 1:
+        return pd.DataFrame(columns=columns)
     at_matched_loss = [c for c in per_run.columns if c.startswith(("rel_drift_at_loss_", "kernel_change_at_loss_"))]
-    return pd.DataFrame([loglog_slope_by_seed(per_run, numeric[0], y, confidence)
-                         for y in (*TREND_STATISTICS, *at_matched_loss) if y in per_run])
+    extra = depth.TREND_STATISTICS if numeric[0] == "depth" else ()
+    names = [y for y in dict.fromkeys((*TREND_STATISTICS, *extra, *at_matched_loss)) if y in per_run]
+    groups = per_run.groupby(others, sort=True) if others else [((), per_run)]
+    rows = [{**dict(zip(others, key if isinstance(key, tuple) else (key,))),
+             **loglog_slope_by_seed(group, numeric[0], y, confidence)}
+            for key, group in groups if group[numeric[0]].nunique() >= 2 for y in names]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,
@@ -363,6 +372,8 @@ def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,
         curves.append(curve.assign(run=run_id))
         probes.append(probe.assign(run=run_id))
     per_run = matched_drifts(runs, pd.DataFrame(rows))
+    if depth.applies(vary):  # depth x init: each run against the He run of its depth and seed (lplr.depth)
+        per_run = depth.relative_to_reference(per_run, vary)
     by = vary or ["condition"]
     grouped = per_run.assign(condition="all") if not vary else per_run
     return {

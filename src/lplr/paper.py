@@ -45,9 +45,15 @@ def numbers_from_summary(experiment: str, summary: pd.DataFrame, columns: list[s
     return rows
 
 
+TREND_COLUMNS = ("x", "statistic", "slope", "ci_low", "ci_high", "n", "n_seeds")
+
+
 def numbers_from_trends(experiment: str, trends: pd.DataFrame) -> list[dict]:
+    """`<experiment>.trend.<statistic>`, with the other conditions' label after it where the trend is per level
+    of them (depth x init: `depth.trend.mu_0.init=he`)."""
+    others = [c for c in trends.columns if c not in TREND_COLUMNS]
     return [n for _, row in trends.iterrows() for n in _with_interval(
-        f"{experiment}.trend.{row['statistic']}",
+        f"{experiment}.trend.{row['statistic']}" + (f".{condition_label(row, others)}" if others else ""),
         {"estimate": row["slope"], "ci_low": row["ci_low"], "ci_high": row["ci_high"], "n": row["n"],
          "n_runs": row["n_seeds"]})]
 
@@ -190,6 +196,11 @@ def paper_numbers(tables: dict[str, dict[str, str]], conditions: dict[str, list[
                         {"key": f"{experiment}.wmax.value", "value": float(widths[-1])}]
             numbers += aliases(per_condition, f"width={format_value(widths[0])}", "wmin")
             numbers += aliases(per_condition, f"width={format_value(widths[-1])}", "wmax")
+        if "depth" in columns:  # depth x init: `depth.mu_0.dmax,init=he`, whatever the config's depths
+            ends = (("dmin", sorted(runs["depth"].unique())[0]), ("dmax", sorted(runs["depth"].unique())[-1]))
+            numbers += [{"key": f"{experiment}.{name}.value", "value": float(d)} for name, d in ends]
+            numbers += [{**n, "key": n["key"].replace(f".depth={format_value(d)},", f".{name},")} for name, d in ends
+                        for n in per_condition if f".depth={format_value(d)}," in n["key"]]
         if "audit_max_rel_error" in runs:
             audit.append(runs["audit_max_rel_error"].max())
         trained += int((runs["source"].fillna("").astype(str) == "").sum()) if "source" in runs else len(runs)

@@ -48,12 +48,16 @@ def _math(text: str, latex: bool) -> str:
 
 
 def architecture(settings: dict, latex: bool = False) -> str:
-    """'a 5-layer ReLU MLP (4 hidden layers of width 64, a scalar readout)'; without a width: 'of width m'."""
+    """'a 5-layer ReLU MLP (4 hidden layers of width 64, a scalar readout)'; without a width: 'of width m';
+    without a depth: 'of depth D'."""
     width = format_value(settings["width"]) if "width" in settings else _math("m", latex)
     if settings.get("arch", "mlp") == "cnn":
         return (f"a ResNet-style CNN (a stem convolution, {settings['depth']} residual block"
                 f"{'s' if settings['depth'] != 1 else ''} of {width} channels, global average pooling, a scalar "
                 "readout, no BatchNorm)")
+    if "depth" not in settings:  # depth varies between conditions (stated per condition)
+        depth, hidden = _math("D", latex), _math("D-1", latex)
+        return f"a ReLU MLP of depth {depth} ({hidden} hidden layers of width {width}, a scalar readout)"
     depth = settings["depth"]
     return (f"a {NUMBER_WORDS.get(depth, depth)}-layer ReLU MLP ({depth - 1} hidden layer{'s' if depth != 2 else ''} "
             f"of width {width}, a scalar readout)")

@@ -63,6 +63,9 @@ SCALES = {
     "sharpness_at_exit_over_0": "log",
     "hessian_sharpness_tracked_max": "log", "hessian_sharpness_tracked_final": "log", "hessian_eos_share": "order",
     "hessian_over_gn_tracked_median": "log", "hessian_over_gn_tracked_max": "log",
+    # depth x initialisation (lplr.depth; kernel_conditioning_0 = lambda_min / lambda_max of Theta_0, lplr.analysis)
+    "kernel_conditioning_0": "log", "mu_0_vs_he": "log", "early_rate_vs_he": "log", "transient_ratio_vs_he": "log",
+    "decades_vs_he": "log",
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01

@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from lplr.plots import init, regimes, sgd, step, width
+from lplr.plots import depth, init, regimes, sgd, step, width
 
 TABLES = {
     "runs": "results/fits/{experiment}/runs.csv",
@@ -63,6 +63,9 @@ FIGURES = {figure.name: figure for figure in (
     Figure("init_comparison", "init", ("runs", "curves"),
            lambda t, out, o: init.init_comparison(t["runs"], t["curves"], out),
            "E2: He against depth-aware initialisation"),
+    Figure("depth_init", "depth", ("summary", "runs"),
+           lambda t, out, o: depth.depth_init(t["summary"], t["runs"], out, o["confidence"]),
+           "Beyond the paper: He vs depth-aware init across depths at a fixed eta*lambda_max(Theta_0)/n"),
     Figure("step_size", "step", ("runs", "curves", "probes"),
            lambda t, out, o: step.step_size(t["runs"], t["curves"], t["probes"], out, exit_fraction=o["exit_fraction"]),
            "E3: a larger and a smaller step: gap, drift, lambda_min ratio, LPLR exit"),
