@@ -362,7 +362,7 @@ def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,
                      "source": (sources or {}).get(run_id, ""), **row})
         curves.append(curve.assign(run=run_id))
         probes.append(probe.assign(run=run_id))
-    per_run = matched_drifts(runs, pd.DataFrame(rows))
+    per_run = beyond.versus_full_batch(runs, matched_drifts(runs, pd.DataFrame(rows)))  # SGD against GD per step
     by = vary or ["condition"]
     grouped = per_run.assign(condition="all") if not vary else per_run
     return {

@@ -13,6 +13,11 @@ NTK, and how long a run stays in its locally PL region. Each reads what training
                                        lplr_exit_step_tracked (first tracked step outside), lplr_time_inside (share
                                        of tracked steps inside), lplr_exits and lplr_reentries (crossings), and
                                        sharpness_at_exit_over_0 (tracked sharpness at the exit over its value at 0)
+    SGD against GD per step (metrics.csv of every run of an experiment with batch sizes, versus_full_batch)
+                                       sgd_rate_per_step: the least-squares slope of -ln L against step over the
+                                       steps every run of the seed has (the shortest run's T); rate_over_full_batch:
+                                       that over the full-batch run's of the same seed (same eta when calibrated on
+                                       theta_0); batch_over_critical: B / critical_batch_0
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from lplr.noise import critical_batch, descent_ratio
 NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "descent_ratio_0"]
 HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_over_gn_0",
            "hessian_over_gn_final", "hessian_over_gn_max"]
+VERSUS_GD = ["sgd_rate_per_step", "rate_over_full_batch", "batch_over_critical"]
 LIFETIME = ["lplr_exit_step_tracked", "lplr_time_inside", "lplr_exits", "lplr_reentries", "sharpness_at_exit_over_0"]
 
 
@@ -78,3 +84,39 @@ def run_statistics(metrics: pd.DataFrame, spectrum: pd.DataFrame, settings: dict
     """Every statistic above for one run."""
     return {**noise_statistics(spectrum, settings, n_train), **hessian_statistics(spectrum, regime_of),
             **lifetime_statistics(metrics, fraction)}
+
+
+def batch_of(batch_size, n_train: int) -> int:
+    """A batch_size setting as a number of examples (`full` = n_train)."""
+    return int(n_train) if str(batch_size) == "full" else int(batch_size)
+
+
+def rate_per_step(metrics: pd.DataFrame, until: float) -> float:
+    """-d ln L / dt by least squares over the evaluated steps <= until (SGD's full-batch loss fluctuates, so a
+    fit rather than the end points); NaN with fewer than 3 finite positive losses."""
+    steps, loss = metrics["step"].to_numpy(float), metrics["loss"].to_numpy(float)
+    ok = (steps <= until) & np.isfinite(loss) & (loss > 0)
+    return -float(np.polyfit(steps[ok], np.log(loss[ok]), 1)[0]) if ok.sum() >= 3 else np.nan
+
+
+def versus_full_batch(runs: dict[str, dict], per_run: pd.DataFrame) -> pd.DataFrame:
+    """per_run with VERSUS_GD added (NaN where the experiment varies no batch size or a seed has no full-batch
+    run); the full-batch run is each seed's reference, so its own rate_over_full_batch is NaN."""
+    out = per_run.copy()
+    for column in VERSUS_GD:
+        out[column] = np.nan
+    if "batch_size" not in out or out.empty:
+        return out
+    done = out["status"] == "completed"
+    batch = np.array([batch_of(b, n) for b, n in zip(out["batch_size"], out["n_train"])], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["batch_over_critical"] = batch / out["critical_batch_0"].astype(float)
+    for seed, group in out[done].groupby("seed"):
+        until = min(float(runs[r]["metrics"]["step"].iloc[-1]) for r in group["run"])  # steps every run has
+        rates = {i: rate_per_step(runs[r]["metrics"], until) for i, r in zip(group.index, group["run"])}
+        out.loc[list(rates), "sgd_rate_per_step"] = list(rates.values())
+        full = [i for i in group.index if batch[out.index.get_loc(i)] == group.loc[i, "n_train"]]
+        if len(full) == 1 and rates[full[0]] > 0:
+            others = [i for i in group.index if i != full[0]]
+            out.loc[others, "rate_over_full_batch"] = [rates[i] / rates[full[0]] for i in others]
+    return out

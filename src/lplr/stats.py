@@ -61,6 +61,7 @@ SCALES = {
     "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
     "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
     "sharpness_at_exit_over_0": "log",
+    "sgd_rate_per_step": "log", "rate_over_full_batch": "log", "batch_over_critical": "log",  # lplr.beyond, SGD vs GD
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01
