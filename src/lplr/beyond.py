@@ -2,6 +2,7 @@
 NTK, and how long a run stays in its locally PL region. Each reads what training and the probe already wrote.
 
     noise (spectrum.csv, lplr.noise)   b_noise_0, b_noise_final: tr(Sigma) / |grad L|^2 at the first and last probe;
+                                       probes.csv gets critical_batch at every probe (probe_critical_batch);
                                        for SGD runs critical_batch_0 = s B_noise n / ((2 - s)(n - 1) + s B_noise) and
                                        descent_ratio_0, SGD's over GD's guaranteed per-step decrease, at step 0
     Hessian (spectrum.csv, lplr.hessian)  hessian_sharpness_0, _max, _final: eta lambda_max(H); hessian_over_gn_0,
@@ -99,9 +100,10 @@ def rate_per_step(metrics: pd.DataFrame, until: float) -> float:
     return -float(np.polyfit(steps[ok], np.log(loss[ok]), 1)[0]) if ok.sum() >= 3 else np.nan
 
 
-def versus_full_batch(runs: dict[str, dict], per_run: pd.DataFrame) -> pd.DataFrame:
+def versus_full_batch(runs: dict[str, dict], per_run: pd.DataFrame, vary=()) -> pd.DataFrame:
     """per_run with VERSUS_GD added (NaN where the experiment varies no batch size or a seed has no full-batch
-    run); the full-batch run is each seed's reference, so its own rate_over_full_batch is NaN."""
+    run); the reference is the full-batch run of the same seed and the same other conditions (`vary` but
+    batch_size), and its own rate_over_full_batch is NaN."""
     out = per_run.copy()
     for column in VERSUS_GD:
         out[column] = np.nan
@@ -111,7 +113,7 @@ def versus_full_batch(runs: dict[str, dict], per_run: pd.DataFrame) -> pd.DataFr
     batch = np.array([batch_of(b, n) for b, n in zip(out["batch_size"], out["n_train"])], float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["batch_over_critical"] = batch / out["critical_batch_0"].astype(float)
-    for seed, group in out[done].groupby("seed"):
+    for _, group in out[done].groupby([*(c for c in vary if c != "batch_size"), "seed"]):
         until = min(float(runs[r]["metrics"]["step"].iloc[-1]) for r in group["run"])  # steps every run has
         rates = {i: rate_per_step(runs[r]["metrics"], until) for i, r in zip(group.index, group["run"])}
         out.loc[list(rates), "sgd_rate_per_step"] = list(rates.values())
@@ -119,4 +121,17 @@ def versus_full_batch(runs: dict[str, dict], per_run: pd.DataFrame) -> pd.DataFr
         if len(full) == 1 and rates[full[0]] > 0:
             others = [i for i in group.index if i != full[0]]
             out.loc[others, "rate_over_full_batch"] = [rates[i] / rates[full[0]] for i in others]
+    return out
+
+
+def probe_critical_batch(probes: pd.DataFrame, n_train: int) -> pd.DataFrame:
+    """probes with critical_batch = s_t B_noise,t n / ((2 - s_t)(n - 1) + s_t B_noise,t) at every probe (NaN
+    without a noise scale, or where s_t >= 2 and the descent lemma guarantees no decrease)."""
+    out = probes.copy()
+    if "b_noise" not in out:
+        out["critical_batch"] = np.nan
+        return out
+    s, b = out["sharpness"].to_numpy(float), out["b_noise"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["critical_batch"] = np.where(s < 2, [critical_batch(x, y, n_train) for x, y in zip(s, b)], np.nan)
     return out
