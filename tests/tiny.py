@@ -18,6 +18,8 @@ def tiny_config(default: dict) -> dict:
         config["experiments"][name].update(seeds=[0])
     config["experiments"]["cnn"]["vary"] = {"batch_size": [8]}
     config["experiments"]["batch"]["vary"] = {"batch_size": ["full", 8]}
+    config["experiments"]["sgd_noise"]["training"].update(width=8, steps=150, checkpoints=5)
+    config["experiments"]["sgd_noise"].update(vary={"batch_size": ["full", 8]}, seeds=[0])
     # one run explorer, of a run E3 shares with E1: E1's width=8 run is E2's He run at lr 0.01 and E3's lr 0.01
     # at 150 steps; E1 owns it (lplr.plan.OWNER_ORDER), although tiny.yaml is written with sorted keys
     config["notebooks"] = {"runs": [f"step/{EXPLORED}"]}

@@ -3,7 +3,8 @@ NTK, and how long a run stays in its locally PL region. Each reads what training
 
     noise (spectrum.csv, lplr.noise)   b_noise_0, b_noise_final: tr(Sigma) / |grad L|^2 at the first and last probe;
                                        probes.csv gets critical_batch at every probe (probe_critical_batch);
-                                       for SGD runs critical_batch_0 = s B_noise n / ((2 - s)(n - 1) + s B_noise) and
+                                       for SGD runs critical_batch_0 (_final at the last probe) =
+                                       s B_noise n / ((2 - s)(n - 1) + s B_noise) and
                                        descent_ratio_0, SGD's over GD's guaranteed per-step decrease, at step 0
     Hessian (spectrum.csv, lplr.hessian)  hessian_sharpness_0, _max, _final: eta lambda_max(H); hessian_over_gn_0,
                                        _final, _max: that over the Gauss-Newton sharpness eta lambda_max(Theta)/|S|
@@ -28,7 +29,7 @@ import pandas as pd
 
 from lplr.noise import critical_batch, descent_ratio
 
-NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "descent_ratio_0"]
+NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "critical_batch_final", "descent_ratio_0"]
 HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_over_gn_0",
            "hessian_over_gn_final", "hessian_over_gn_max"]
 VERSUS_GD = ["sgd_rate_per_step", "rate_over_full_batch", "batch_over_critical"]
@@ -40,10 +41,12 @@ def noise_statistics(spectrum: pd.DataFrame, settings: dict, n_train: int) -> di
         return dict.fromkeys(NOISE, np.nan)
     b0 = float(spectrum["b_noise"].iloc[0])
     row = {"b_noise_0": b0, "b_noise_final": float(spectrum["b_noise"].iloc[-1]),
-           "critical_batch_0": np.nan, "descent_ratio_0": np.nan}
+           "critical_batch_0": np.nan, "critical_batch_final": np.nan, "descent_ratio_0": np.nan}
     if settings.get("optimizer") == "sgd" and np.isfinite(b0):
-        s0 = float(spectrum["sharpness"].iloc[0])
+        s0, s_final = float(spectrum["sharpness"].iloc[0]), float(spectrum["sharpness"].iloc[-1])
         row["critical_batch_0"] = critical_batch(s0, b0, n_train)
+        if s_final < 2:  # past GD's stability limit the descent lemma guarantees no decrease
+            row["critical_batch_final"] = critical_batch(s_final, row["b_noise_final"], n_train)
         batch = n_train if settings["batch_size"] == "full" else int(settings["batch_size"])  # full = n_train
         row["descent_ratio_0"] = descent_ratio(s0, b0, n_train, batch)
     return row

@@ -56,7 +56,8 @@ SCALES = {
     "rel_drift_matched_steps": "log", "rel_drift_matched_eta_t": "log", "lqcr_negative": "order",
     "t0_zero": "order", "t1_zero": "order",
     # the checks beyond the paper (lplr.beyond): noise scale, the Hessian beside the NTK, the LPLR lifetime
-    "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "descent_ratio_0": "linear",
+    "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "critical_batch_final": "log",
+    "descent_ratio_0": "linear",
     "hessian_sharpness_0": "log", "hessian_sharpness_max": "log", "hessian_sharpness_final": "log",
     "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
     "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
