@@ -144,7 +144,20 @@ EXPERIMENTS = {
                                                                                            ("depth_aware", 0.008, 0.4, 5000))],
                                 seeds=(0, 1, 2), diverged={(2, 2)}),
 }
-VARY = {"width": ["width"], "width_calibrated": ["width"], "width_eos": ["width"], "init": ["init", "lr", "lr_mode"], "step": ["lr"], "cnn": ["batch_size"],
+
+
+def with_noise(runs: dict) -> dict:
+    """SGD runs whose probe measured the noise scale, B_noise rising 10 -> 10 (1 + T/50) along training."""
+    for run in runs.values():
+        run["settings"]["optimizer"] = "sgd"
+        run["spectrum"]["b_noise"] = 10.0 * (1 + run["spectrum"]["step"] / 50)
+    return runs
+
+
+EXPERIMENTS["sgd_noise"] = lambda: with_noise(experiment(
+    [({"batch_size": b}, rate, 0.05, 0.2, 10 ** 6) for b, rate in ((N, 0.004), (32, 0.004), (8, 0.0035))],
+    seeds=(0, 1, 2), steps=1000, eval_every=10, diverged={(2, 2)}, sgd=True))
+VARY = {"sgd_noise": ["batch_size"], "width": ["width"], "width_calibrated": ["width"], "width_eos": ["width"], "init": ["init", "lr", "lr_mode"], "step": ["lr"], "cnn": ["batch_size"],
         "batch": ["batch_size"], "depth": ["depth", "init"]}
 
 EXPECTED_TEXT = {
@@ -166,6 +179,7 @@ EXPECTED_TEXT = {
     "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6; tracked sharpness above 2",
                    "depth=8+init=he+seed=2: diverged at step 37",
                    "n = 2-3 of 3 runs", "entry step"),
+    "sgd_noise": ("diverged at step", "claim threshold 0.8", "$B$ = 8", "(GD)", "rate/GD 0.889", "rate/GD 1.000", "critical batch"),
 }
 
 
@@ -195,7 +209,7 @@ def drawn(tmp_path_factory, tables):
         real_save(fig, path)
 
     with pytest.MonkeyPatch.context() as patch:
-        for module in ("width", "init", "step", "sgd", "regimes", "depth"):
+        for module in ("width", "init", "step", "sgd", "regimes", "depth", "noise"):
             patch.setattr(f"lplr.plots.{module}.save", save)
         for name in FIGURES:
             inputs = {t: str(tables / p) for t, p in figure_inputs(name).items()}

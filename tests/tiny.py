@@ -21,6 +21,8 @@ def tiny_config(default: dict) -> dict:
     # depth x init (beyond the paper): two depths and two seeds, so a trend over depth has an interval
     config["experiments"]["depth"].update(vary={"depth": [2, 3], "init": ["he", "depth_aware"]}, seeds=[0, 1],
                                           training={"width": 8, "steps": 150, "lr_mode": "calibrated", "lr": 0.2})
+    config["experiments"]["sgd_noise"]["training"].update(width=8, steps=150, checkpoints=5)
+    config["experiments"]["sgd_noise"].update(vary={"batch_size": ["full", 8]}, seeds=[0])
     # one run explorer, of a run E3 shares with E1: E1's width=8 run is E2's He run at lr 0.01 and E3's lr 0.01
     # at 150 steps; E1 owns it (lplr.plan.OWNER_ORDER), although tiny.yaml is written with sorted keys
     config["notebooks"] = {"runs": [f"step/{EXPLORED}"]}

@@ -191,7 +191,8 @@ def analyse_run(run: dict, fit_cfg: dict) -> tuple[dict, pd.DataFrame, pd.DataFr
         "r2": np.nan, "window_intercept": np.nan, "pl_slope": np.nan, "pl_intercept": np.nan, "pl_envelope": np.nan}
     row.update(fitted)
     curve = run_curve(metrics, eigen, manifest, fitted, cfg_rates["span"])
-    probes = run_probes(spectrum, eigen, curve, manifest["lr"], cfg_rates["top_k"])
+    probes = beyond.probe_critical_batch(run_probes(spectrum, eigen, curve, manifest["lr"], cfg_rates["top_k"]),
+                                         manifest["n_train"])
     if not completed:
         return row, curve, probes
 
@@ -371,7 +372,7 @@ def analyse_experiment(runs: dict[str, dict], vary: list[str], fit_cfg: dict,
                      "source": (sources or {}).get(run_id, ""), **row})
         curves.append(curve.assign(run=run_id))
         probes.append(probe.assign(run=run_id))
-    per_run = matched_drifts(runs, pd.DataFrame(rows))
+    per_run = beyond.versus_full_batch(runs, matched_drifts(runs, pd.DataFrame(rows)), vary)  # SGD vs GD per step
     if depth.applies(vary):  # depth x init: each run against the He run of its depth and seed (lplr.depth)
         per_run = depth.relative_to_reference(per_run, vary)
     by = vary or ["condition"]

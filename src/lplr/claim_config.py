@@ -98,13 +98,15 @@ def _check_rule(config: dict, claim: dict, key: str) -> None:
             raise ClaimError(f"config key '{key}.rule.tolerance': [{low}, {high}] must hold 1 (0 < low < 1 < high)")
     if test in ("equivalence", "kernel_linear") and not rule["low"] < rule["high"]:
         raise ClaimError(f"config key '{key}.rule': low ({rule['low']}) must be below high ({rule['high']})")
-    if "violation" in rule:  # a condition in the grammar of lplr.expressions, never code
+    for field in ("violation", "where"):  # a condition in the grammar of lplr.expressions, never code
+        if field not in rule:
+            continue
         try:
-            tree = parse(rule["violation"], f"config key '{key}.rule.violation'")
+            tree = parse(rule[field], f"config key '{key}.rule.{field}'")
         except ExpressionError as error:
             raise ClaimError(str(error)) from None
         for column in sorted(columns(tree)):
-            check_statistic(config, column, f"{key}.rule.violation", experiments, extra=RUN_COLUMNS)
+            check_statistic(config, column, f"{key}.rule.{field}", experiments, extra=RUN_COLUMNS)
     if "regime" in rule and rule["regime"] != THEOREM_REGIME:
         raise ClaimError(f"config key '{key}.rule.regime': {rule['regime']!r}; use {THEOREM_REGIME!r} (or leave it out)")
     for index, name in enumerate(rule.get("report", [])):

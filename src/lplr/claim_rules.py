@@ -7,7 +7,8 @@ return each of its verdicts (tests/test_claims.py plants data for each):
     equivalence   low <= statistic <= high: the interval inside [low, high] -> supported, disjoint from it
                   -> contradicted, else inconclusive ("about 0.29" becomes a margin fixed in config)
     above/below   the interval entirely above (below) `threshold` -> supported, entirely on the other side
-                  -> contradicted, else inconclusive
+                  -> contradicted, else inconclusive; `where` (a condition, as `violation`) keeps only the runs
+                  it holds for (none left -> inconclusive), e.g. the batch sizes above the critical batch
     trend         per-seed log-log slope of the statistic (or of |statistic - distance_to|) against a numeric
                   condition: its interval on the stated side of 0 -> supported (`monotone: true` also needs
                   monotone condition estimates), on the other side -> contradicted. The row is labelled as the
@@ -98,10 +99,15 @@ def rule_equivalence(runs, statistic, rule, confidence):
 
 
 def rule_threshold(runs, statistic, rule, confidence, above):
-    s = summarise(completed(runs)[statistic], scale_of(statistic), confidence)
+    frame = completed(runs)
+    if "where" in rule:  # only the runs the condition holds for (a comparison with a missing value is false)
+        frame = frame[evaluate(rule["where"], frame, "rule.where").to_numpy(bool)] if len(frame) else frame
+    s = summarise(frame[statistic], scale_of(statistic), confidence)
     s["decision"] = (s["scale"], (rule["threshold"],))
+    where = f" where {rule['where']}" if "where" in rule else ""
+    note = f"{len(frame)} of {len(completed(runs))} completed runs{where}" if where else ""
     return (s, _side(s["ci_low"], s["ci_high"], rule["threshold"], above),
-            f"interval {'above' if above else 'below'} {format_number(rule['threshold'])}", "")
+            f"interval {'above' if above else 'below'} {format_number(rule['threshold'])}{where}", note)
 
 
 def trend_label(statistic: str, rule: dict) -> str:
@@ -260,7 +266,7 @@ RULES = {"equivalence": rule_equivalence, "above": lambda *a: rule_threshold(*a,
          "kernel_linear": rule_kernel_linear, "property": rule_property, "proportion": rule_proportion}
 # the parameters each rule needs and may take (lplr.claim_config checks them against the config)
 RULE_PARAMETERS = {
-    "equivalence": ({"low", "high"}, set()), "above": ({"threshold"}, set()), "below": ({"threshold"}, set()),
+    "equivalence": ({"low", "high"}, set()), "above": ({"threshold"}, {"where"}), "below": ({"threshold"}, {"where"}),
     "trend": ({"over", "direction"}, {"distance_to", "monotone"}),
     "compare": ({"a", "b", "direction"}, {"boundary"}),
     "kernel_linear": ({"low", "high", "predicted", "tolerance"}, set()),

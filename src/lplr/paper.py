@@ -201,6 +201,11 @@ def paper_numbers(tables: dict[str, dict[str, str]], conditions: dict[str, list[
             numbers += [{"key": f"{experiment}.{name}.value", "value": float(d)} for name, d in ends]
             numbers += [{**n, "key": n["key"].replace(f".depth={format_value(d)},", f".{name},")} for name, d in ends
                         for n in per_condition if f".depth={format_value(d)}," in n["key"]]
+        if columns == ["batch_size"]:  # `<experiment>.<statistic>.bmin` / `.bmax`, whatever the sizes (full = n_train)
+            sizes = sorted(summary["batch_size"].unique())
+            numbers += [{"key": f"{experiment}.bmin.value", "value": float(sizes[0])}]
+            numbers += aliases(per_condition, f"batch_size={format_value(sizes[0])}", "bmin")
+            numbers += aliases(per_condition, f"batch_size={format_value(sizes[-1])}", "bmax")
         if "audit_max_rel_error" in runs:
             audit.append(runs["audit_max_rel_error"].max())
         trained += int((runs["source"].fillna("").astype(str) == "").sum()) if "source" in runs else len(runs)

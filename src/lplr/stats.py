@@ -56,7 +56,8 @@ SCALES = {
     "rel_drift_matched_steps": "log", "rel_drift_matched_eta_t": "log", "lqcr_negative": "order",
     "t0_zero": "order", "t1_zero": "order",
     # the checks beyond the paper (lplr.beyond): noise scale, the Hessian beside the NTK, the LPLR lifetime
-    "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "descent_ratio_0": "linear",
+    "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "critical_batch_final": "log",
+    "descent_ratio_0": "linear",
     "hessian_sharpness_0": "log", "hessian_sharpness_max": "log", "hessian_sharpness_final": "log",
     "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
     "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
@@ -66,6 +67,7 @@ SCALES = {
     # depth x initialisation (lplr.depth; kernel_conditioning_0 = lambda_min / lambda_max of Theta_0, lplr.analysis)
     "kernel_conditioning_0": "log", "mu_0_vs_he": "log", "early_rate_vs_he": "log", "transient_ratio_vs_he": "log",
     "decades_vs_he": "log",
+    "sgd_rate_per_step": "log", "rate_over_full_batch": "log", "batch_over_critical": "log",  # lplr.beyond, SGD vs GD
 }
 ESTIMATORS = {"log": "geometric mean", "logit": "logit-scale mean", "linear": "mean", "order": "median"}
 # statistics named after a level (training.loss_checkpoints): step_to_loss_0.01, rel_drift_at_loss_0.01

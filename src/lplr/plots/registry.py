@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from lplr.plots import depth, init, regimes, sgd, step, width
+from lplr.plots import depth, init, noise, regimes, sgd, step, width
 
 TABLES = {
     "runs": "results/fits/{experiment}/runs.csv",
@@ -75,6 +75,9 @@ FIGURES = {figure.name: figure for figure in (
     Figure("batch_size", "batch", ("summary",),
            lambda t, out, o: sgd.batch_size(t["summary"], out, o["confidence"]),
            "E5: rates, PL slope and final loss against batch size"),
+    Figure("sgd_noise", "sgd_noise", ("runs", "curves", "probes"),
+           lambda t, out, o: noise.sgd_noise(t["runs"], t["curves"], t["probes"], out),
+           "Beyond the paper: the MLP under SGD against GD per step, the noise scale and the critical batch"),
 )}
 
 
