@@ -90,6 +90,15 @@ def job_resume_file(wildcards):
     return PLAN.resume_file(wildcards.experiment, job_of(wildcards))
 
 
+def job_probe_set(wildcards):
+    """The probe set S ({probe_size, probe_seed} of config `ntk`) when a run of the job tracks lambda_min on it
+    (training.lambda_min_every), else None: declared, so changing S reruns exactly the jobs that read it."""
+    runs = job_runs(wildcards)
+    if not any(int(settings.get("lambda_min_every", 0)) for settings in runs.values()):
+        return None
+    return {key: config["ntk"][key] for key in ("probe_size", "probe_seed")}
+
+
 def job_stepper(wildcards):
     return PLAN.stepper(wildcards.experiment)
 

@@ -12,6 +12,7 @@ rule train:
         folders=job_paths("results/train/{experiment}/{run}"),
         resume=job_resume_file,
         stepper=job_stepper,
+        probe=job_probe_set,
         device=config["device"],
     log:
         "logs/train/{experiment}/{run}.log",
@@ -51,6 +52,7 @@ for group in PLAN.batch_groups():
             folders=job_paths("results/train/{experiment}/{run}"),
             resume=job_resume_file,
             stepper=job_stepper,
+            probe=job_probe_set,
             device=config["device"],
         log:
             batched_job_path(group.experiment, "logs/train/{experiment}/{job}.log"),

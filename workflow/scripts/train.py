@@ -14,7 +14,7 @@ manifests = train_job(
     stepper=snakemake.params.stepper,  # noqa: F821
     device=snakemake.params.device,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
-    probe=snakemake.config["ntk"],  # noqa: F821 (the probe set S, where training.lambda_min_every tracks lambda_min)
+    probe=snakemake.params.probe,  # noqa: F821 (the probe set S where training.lambda_min_every tracks lambda_min; None)
 )
 for run, manifest in manifests.items():
     print(f"{run}: {manifest['status']}, eta = {manifest['lr']:.4g}, eta*lambda_max/n = {manifest['sharpness_0']:.3g}")
