@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from lplr import ntk
 from lplr.models import build_model
 from lplr.train import train_job, train_run
-from test_train import BASE, data_file, metrics, one_thread, write_data  # noqa: F401 (the fixtures)
+from test_train import BASE, data_file, generic_lambda_max, linear_data, loud_data, metrics, one_thread  # noqa: F401 (the fixtures)
 
 COLUMNS = ["hessian_lambda_max_tracked", "hessian_sharpness_tracked"]
 
@@ -65,13 +64,9 @@ def test_tracked_hessian_is_the_dense_hessians_at_the_checkpoints(tmp_path, data
 def test_a_linear_models_hessian_is_its_gauss_newton_matrix(tmp_path, monkeypatch):
     """Depth 1 with bias: f = w.x + b, so H = J^T J / n with J = [X, 1] at every theta, and lambda_max(H) =
     lambda_max(X X^T + 1 1^T) / n at every tracked step: the calibrated eta makes eta lambda_max(H) = lr."""
-    # lplr.ntk's structured MLP path does not handle depth 1: its generic Jacobian path (as tests/test_train.py)
-    monkeypatch.setattr(ntk, "lambda_max", lambda m, x: float(ntk.spectrum(ntk.empirical_ntk(m, x, method="jacobian"))[-1]))
-    n, d = 48, 5
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(n, d, generator=g, dtype=torch.float64) + 0.5
-    y = torch.sign(torch.randn(n, generator=g, dtype=torch.float64))
-    data = write_data(tmp_path / "data", x, y, x[:4], y[:4])
+    generic_lambda_max(monkeypatch)
+    x, y, data = linear_data(tmp_path / "data")
+    n = len(x)
     settings = {**BASE, "depth": 1, "precision": "float64", "lr": 0.7, "steps": 30, "hessian_every": 3}
     manifest = train_run(settings, data, tmp_path / "run", device="cpu")
     m = metrics(tmp_path / "run").dropna(subset=COLUMNS)
@@ -105,9 +100,7 @@ def test_with_lambda_min_both_column_groups_in_order(tmp_path, data_file):
 def test_a_diverging_seed_is_tracked_to_its_divergence(tmp_path, data_file):
     """Images scaled by 30 blow up a fixed eta (tests/test_tracking.py): the Hessian goes non-finite within the
     block before the driver stops the seed; the tracking gives NaN there instead of failing the job."""
-    tensors = torch.load(data_file)
-    loud = write_data(tmp_path / "loud", 30 * tensors["x_train"], tensors["y_train"], 30 * tensors["x_test"],
-                      tensors["y_test"])
+    loud = loud_data(tmp_path / "loud", data_file)
     settings = {**BASE, "lr_mode": "fixed", "lr": 0.5, "steps": 60, "hessian_every": 1}
     runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 2)}
     for stepper in ("per_seed", "batched"):

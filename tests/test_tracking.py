@@ -11,7 +11,7 @@ from lplr import ntk
 from lplr.models import build_model
 from lplr.probe import probe_indices
 from lplr.train import train_job, train_run
-from test_train import BASE, SGD, data_file, metrics, one_thread, write_data  # noqa: F401 (the fixtures)
+from test_train import BASE, SGD, data_file, loud_data, metrics, one_thread  # noqa: F401 (the fixtures)
 
 CNN = dict(SGD, arch="cnn", width=4, depth=2, momentum=0.0)
 COLUMNS = ["lambda_min_tracked", "mu_tracked"]
@@ -80,9 +80,7 @@ def test_off_by_default_without_the_columns(tmp_path, data_file):
 def test_a_diverging_seed_is_tracked_to_its_divergence(tmp_path, data_file):
     """Images scaled by 30 blow up a fixed eta (tests/test_batched.py): the kernel goes non-finite within the
     block before the driver stops the seed, and the tracking gives NaN there instead of failing the job."""
-    tensors = torch.load(data_file)
-    loud = write_data(tmp_path / "loud", 30 * tensors["x_train"], tensors["y_train"], 30 * tensors["x_test"],
-                      tensors["y_test"])
+    loud = loud_data(tmp_path / "loud", data_file)
     settings = {**BASE, "lr_mode": "fixed", "lr": 0.5, "steps": 60, "lambda_min_every": 1}
     runs = {f"seed={s}": {**settings, "seed": s} for s in (0, 2)}  # they diverge at steps 2 and 4 (seed 1 does not)
     for stepper in ("per_seed", "batched"):

@@ -43,6 +43,26 @@ def image_data(folder, n=32, shape=(1, 6, 6), seed=0):
     return write_data(folder, x[:n], y[:n], x[n:], y[n:])
 
 
+def linear_data(folder):
+    """A planted linear-regression set (n = 48 points in d = 5, offset 0.5, random signs), float64: (x, y, file)."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(48, 5, generator=g, dtype=torch.float64) + 0.5
+    y = torch.sign(torch.randn(48, generator=g, dtype=torch.float64))
+    return x, y, write_data(folder, x, y, x[:4], y[:4])
+
+
+def loud_data(folder, data_file):
+    """The images of `data_file` scaled by 30: a fixed eta of 0.5 diverges on them within a few steps."""
+    t = torch.load(data_file)
+    return write_data(folder, 30 * t["x_train"], t["y_train"], 30 * t["x_test"], t["y_test"])
+
+
+def generic_lambda_max(monkeypatch):
+    """lplr.ntk's structured MLP path does not handle depth 1: its generic Jacobian path instead."""
+    monkeypatch.setattr(ntk, "lambda_max",
+                        lambda m, x: float(ntk.spectrum(ntk.empirical_ntk(m, x, method="jacobian"))[-1]))
+
+
 @pytest.fixture
 def data_file(tmp_path):
     return image_data(tmp_path / "data")
@@ -72,13 +92,9 @@ def test_linear_model_follows_the_exact_residual_recursion(tmp_path, monkeypatch
         L_t = (1/2n) sum_i (1 - eta lambda_i / n)^(2t) c_i^2,   G_t = (1/n^2) sum_i lambda_i (1 - eta lambda_i / n)^(2t) c_i^2
     Directions with lambda_i = 0 (n > d + 1) never move: they are the least-squares residual, so
     L_t -> L* of least squares, at the per-step rate (1 - eta lambda_min+ / n)^2 of the gap."""
-    # lplr.ntk's structured MLP path does not handle depth 1 yet: use its generic Jacobian path here
-    monkeypatch.setattr(ntk, "lambda_max", lambda m, x: float(ntk.spectrum(ntk.empirical_ntk(m, x, method="jacobian"))[-1]))
-    n, d = 48, 5
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(n, d, generator=g, dtype=torch.float64) + 0.5
-    y = torch.sign(torch.randn(n, generator=g, dtype=torch.float64))
-    data = write_data(tmp_path / "data", x, y, x[:4], y[:4])
+    generic_lambda_max(monkeypatch)
+    x, y, data = linear_data(tmp_path / "data")
+    n, d = x.shape
     settings = {**BASE, "depth": 1, "precision": "float64", "lr": 1.0, "steps": 150, "metrics_block": 64}
     manifest = train_run(settings, data, tmp_path / "run", device="cpu")
     m = metrics(tmp_path / "run")

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_train import BASE, SGD, write_data  # noqa: E402
+from test_train import BASE, SGD, one_thread, write_data  # noqa: E402,F401 (one_thread: the fixture)
 
 from lplr import columns, models, ntk  # noqa: E402
 from lplr.batched import StackedStepper  # noqa: E402
@@ -54,14 +54,6 @@ def train(tmp, settings, data, stepper, seeds=(0, 1), name="job"):
 
 def checkpoints(folder):
     return {int(p.stem.split("_")[1]): torch.load(p, weights_only=True) for p in sorted((folder / "checkpoints").glob("*.pt"))}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_kept_columns_are_the_union_of_the_non_zero_columns_over_the_jobs_sets():

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lplr.config import FULL_BATCH
 from lplr.noise import critical_batch, descent_ratio
 
 NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "critical_batch_final", "descent_ratio_0"]
@@ -56,8 +57,7 @@ def noise_statistics(spectrum: pd.DataFrame, settings: dict, n_train: int) -> di
         row["critical_batch_0"] = critical_batch(s0, b0, n_train)
         if s_final < 2:  # past GD's stability limit the descent lemma guarantees no decrease
             row["critical_batch_final"] = critical_batch(s_final, row["b_noise_final"], n_train)
-        batch = n_train if settings["batch_size"] == "full" else int(settings["batch_size"])  # full = n_train
-        row["descent_ratio_0"] = descent_ratio(s0, b0, n_train, batch)
+        row["descent_ratio_0"] = descent_ratio(s0, b0, n_train, batch_of(settings["batch_size"], n_train))
     return row
 
 
@@ -115,7 +115,7 @@ def run_statistics(metrics: pd.DataFrame, spectrum: pd.DataFrame, settings: dict
 
 def batch_of(batch_size, n_train: int) -> int:
     """A batch_size setting as a number of examples (`full` = n_train)."""
-    return int(n_train) if str(batch_size) == "full" else int(batch_size)
+    return int(n_train) if str(batch_size) == FULL_BATCH else int(batch_size)
 
 
 def rate_per_step(metrics: pd.DataFrame, until: float) -> float:
