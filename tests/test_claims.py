@@ -227,6 +227,16 @@ def test_a_property_judges_only_the_theorems_regime_and_says_so():
     assert ledger(property_claim(), frame)["verdict"].iloc[0] == "contradicted"
 
 
+def test_the_regime_is_read_from_the_larger_sharpness_unless_the_rule_asks_for_the_gauss_newton_label():
+    """Runs whose Gauss-Newton sharpness says eta <= 1/L but whose Hessian does not: by the larger label (the
+    default) none is in the regime; by `regime_by: gauss_newton` (the label as first registered) all are."""
+    frame = runs(widths=(64,), lambda_min_ratio_min=lambda w, s, rng: 0.3, regime=lambda w, s, rng: "stable, eta>1/L",
+                 regime_gauss_newton=lambda w, s, rng: "eta<=1/L")
+    assert ledger(property_claim(regime="eta<=1/L"), frame)["verdict"].iloc[0] == "inconclusive"
+    row = ledger(property_claim(regime="eta<=1/L", regime_by="gauss_newton"), frame).iloc[0]
+    assert row["verdict"] == "contradicted" and "8 of 8" in row["note"]
+
+
 KERNEL = {"test": "kernel_linear", "low": 0.67, "high": 1.5, "predicted": "rate_slowdown_kernel", "tolerance": [0.8, 1.25]}
 
 
@@ -281,6 +291,13 @@ def test_as_registered_keeps_the_registered_verdict_beside_the_amended_one():
     assert out["verdict"].tolist() == ["not contradicted", "not contradicted"]
     # as registered, 0 of 8 violating runs was "supported" (the asymmetric rule)
     assert out["as_registered"].tolist() == ["supported", "not registered (added by an amendment)"]
+
+    # amended again later (a second entry for "c"): the first entry's `old` stays the rule as registered
+    again = {"claim": "c", "old": {"rule": {"test": "property", "violation": "lqcr_negative > 5"}}, "new": "n",
+             "reason": "r", "commit": "def"}
+    twice = build_ledger({"family_confidence": 0.95, "list": [new, added], "amendments": amendments + [again]},
+                         {"width": frame}, {"width": DATA}, {"width": "theorem"}, "cfg")
+    assert twice["as_registered"].tolist() == out["as_registered"].tolist()
 
 
 # ------------------------------------------------------------------------------------------------

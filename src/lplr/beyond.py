@@ -8,7 +8,8 @@ NTK, and how long a run stays in its locally PL region. Each reads what training
                                        descent_ratio_0, SGD's over GD's guaranteed per-step decrease, at step 0
     Hessian (spectrum.csv, lplr.hessian)  hessian_sharpness_0, _max, _final: eta lambda_max(H); hessian_over_gn_0,
                                        _final, _max: that over the Gauss-Newton sharpness eta lambda_max(Theta)/|S|
-                                       (the residual term's weight); hessian_regime: the regime of the larger one
+                                       (the residual term's weight); hessian_sharpness_ends_max: the larger of the
+                                       first and last probe's (the statistic as registered when only those were probed)
     lifetime (metrics.csv, lambda_min_tracked; only when training.lambda_min_every > 0)
                                        inside the LPLR while lambda_min(Theta_t) / lambda_min(Theta_0) >= fraction
                                        (fit.lplr_exit_fraction, as for the probe's lplr_exit_step):
@@ -37,8 +38,8 @@ from lplr.config import FULL_BATCH
 from lplr.noise import critical_batch, descent_ratio
 
 NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "critical_batch_final", "descent_ratio_0"]
-HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_over_gn_0",
-           "hessian_over_gn_final", "hessian_over_gn_max"]
+HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_sharpness_ends_max",
+           "hessian_over_gn_0", "hessian_over_gn_final", "hessian_over_gn_max"]
 TRACKED_HESSIAN = ["hessian_sharpness_tracked_max", "hessian_sharpness_tracked_final", "hessian_eos_share",
                    "hessian_over_gn_tracked_median", "hessian_over_gn_tracked_max"]
 EOS_BAND = (1.8, 2.2)  # OUR CHOICE: "at the edge of stability" = eta lambda_max(H) within 10% of 2
@@ -61,15 +62,15 @@ def noise_statistics(spectrum: pd.DataFrame, settings: dict, n_train: int) -> di
     return row
 
 
-def hessian_statistics(spectrum: pd.DataFrame, regime_of) -> dict:
+def hessian_statistics(spectrum: pd.DataFrame) -> dict:
     if "hessian_sharpness" not in spectrum:
-        return {**dict.fromkeys(HESSIAN, np.nan), "hessian_regime": ""}
+        return dict.fromkeys(HESSIAN, np.nan)
     h, gn = spectrum["hessian_sharpness"].astype(float), spectrum["sharpness"].astype(float)
-    ratio = h / gn
+    ratio = h / gn  # NaN at the probes where the Hessian was not computed (ntk.hessian: ends)
     return {"hessian_sharpness_0": float(h.iloc[0]), "hessian_sharpness_max": float(h.max()),
-            "hessian_sharpness_final": float(h.iloc[-1]), "hessian_over_gn_0": float(ratio.iloc[0]),
-            "hessian_over_gn_final": float(ratio.iloc[-1]), "hessian_over_gn_max": float(ratio.max()),
-            "hessian_regime": regime_of(float(np.nanmax([h.max(), gn.max()])))}  # NaN where not computed
+            "hessian_sharpness_final": float(h.iloc[-1]), "hessian_sharpness_ends_max": float(max(h.iloc[0], h.iloc[-1])),
+            "hessian_over_gn_0": float(ratio.iloc[0]), "hessian_over_gn_final": float(ratio.iloc[-1]),
+            "hessian_over_gn_max": float(ratio.max())}
 
 
 def lifetime_statistics(metrics: pd.DataFrame, fraction: float) -> dict:
@@ -106,10 +107,9 @@ def tracked_hessian_statistics(metrics: pd.DataFrame) -> dict:
             "hessian_over_gn_tracked_max": float(ratio.max()) if len(ratio) else np.nan}
 
 
-def run_statistics(metrics: pd.DataFrame, spectrum: pd.DataFrame, settings: dict, n_train: int, fraction: float,
-                   regime_of) -> dict:
+def run_statistics(metrics: pd.DataFrame, spectrum: pd.DataFrame, settings: dict, n_train: int, fraction: float) -> dict:
     """Every statistic above for one run."""
-    return {**noise_statistics(spectrum, settings, n_train), **hessian_statistics(spectrum, regime_of),
+    return {**noise_statistics(spectrum, settings, n_train), **hessian_statistics(spectrum),
             **lifetime_statistics(metrics, fraction), **tracked_hessian_statistics(metrics)}
 
 

@@ -9,7 +9,7 @@ statistic against the registry lplr.stats.scale_of, including the config-depende
 
 from __future__ import annotations
 
-from lplr.claim_rules import RULE_PARAMETERS, THEOREM_REGIME
+from lplr.claim_rules import REGIME_COLUMNS as REGIME_BY, RULE_PARAMETERS, THEOREM_REGIME
 from lplr.errors import ConfigError
 from lplr.expressions import ExpressionError, columns, parse
 from lplr.formatting import format_value
@@ -109,6 +109,8 @@ def _check_rule(config: dict, claim: dict, key: str) -> None:
             check_statistic(config, column, f"{key}.rule.{field}", experiments, extra=RUN_COLUMNS)
     if "regime" in rule and rule["regime"] != THEOREM_REGIME:
         raise ClaimError(f"config key '{key}.rule.regime': {rule['regime']!r}; use {THEOREM_REGIME!r} (or leave it out)")
+    if rule.get("regime_by", "larger") not in REGIME_BY:
+        raise ClaimError(f"config key '{key}.rule.regime_by': {rule['regime_by']!r}; use one of {', '.join(REGIME_BY)}")
     for index, name in enumerate(rule.get("report", [])):
         check_statistic(config, name, f"{key}.rule.report[{index}]", experiments)
 
@@ -189,7 +191,9 @@ def registered_claims(block: dict) -> list[dict]:
     """The claims list as first registered: amended entries with their `old` keys, added ones left out,
     removed ones put back."""
     amendments = [a for a in block.get("amendments") or [] if a.get("claim") != "*"]
-    by_id = {a["claim"]: a for a in amendments}
+    by_id = {}
+    for amendment in amendments:  # a claim amended twice: its first amendment's `old` is the rule as registered
+        by_id.setdefault(amendment["claim"], amendment)
     out = []
     for claim in block["list"]:
         amendment = by_id.get(claim["id"])

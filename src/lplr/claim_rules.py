@@ -20,7 +20,8 @@ return each of its verdicts (tests/test_claims.py plants data for each):
                   ratio to what the probed kernels' linearised models predict for the same steps (`predicted`)
                   inside `tolerance` -> "as the kernel predicts" (curved, by the linear dynamics' own curvature);
                   both intervals outside their regions -> contradicted; else inconclusive
-    property      a property every run should have: a run (in `regime`, when given) whose `violation` holds
+    property      a property every run should have: a run (in `regime`, when given: labelled by the larger of the
+                  Gauss-Newton and Hessian sharpness, or `regime_by: gauss_newton`) whose `violation` holds
                   -> contradicted, naming it; none -> "not contradicted" in n runs, with the one-sided 95%
                   Clopper-Pearson upper bound of the violation rate (0 of 32: 8.9%); no run -> inconclusive
     proportion    the violating fraction's Clopper-Pearson interval below `max_fraction` -> supported, above it
@@ -197,6 +198,11 @@ def rule_kernel_linear(runs, statistic, rule, confidence):
     return s, verdict, text, note
 
 
+# Which runs.csv label `regime` filters on (lplr.analysis.regime_labels): the larger of the Gauss-Newton and the
+# Hessian's sharpness, or the Gauss-Newton one alone (the label before the probe's Hessian at every checkpoint).
+REGIME_COLUMNS = {"larger": "regime", "gauss_newton": "regime_gauss_newton"}
+
+
 def upper_bound(k: int, n: int, confidence: float = PROPERTY_CONFIDENCE) -> float:
     """The one-sided Clopper-Pearson upper bound of a rate with k events in n trials (0 of n: 1 - alpha^(1/n))."""
     return float(scipy_stats.beta.ppf(confidence, k + 1, n - k)) if k < n else 1.0
@@ -206,8 +212,9 @@ def rule_property(runs, statistic, rule, confidence):
     """A property every run (in the theorem's regime, when `regime` is set) should have; any violation decides."""
     frame = completed(runs)
     regime = rule.get("regime")
-    outside = frame[frame["regime"] != regime] if regime else frame.iloc[:0]
-    inside = frame[frame["regime"] == regime] if regime else frame
+    label = REGIME_COLUMNS[rule.get("regime_by", "larger")]  # gauss_newton: the label as first registered
+    outside = frame[frame[label] != regime] if regime else frame.iloc[:0]
+    inside = frame[frame[label] == regime] if regime else frame
     violates = _violations(inside, rule["violation"]) if len(inside) else pd.Series(dtype=bool)
     k, n = int(violates.sum()), len(inside)
     bound = upper_bound(k, n) if n else np.nan
@@ -270,7 +277,7 @@ RULE_PARAMETERS = {
     "trend": ({"over", "direction"}, {"distance_to", "monotone"}),
     "compare": ({"a", "b", "direction"}, {"boundary"}),
     "kernel_linear": ({"low", "high", "predicted", "tolerance"}, set()),
-    "property": ({"violation"}, {"regime", "report"}), "proportion": ({"violation", "max_fraction"}, set())}
+    "property": ({"violation"}, {"regime", "regime_by", "report"}), "proportion": ({"violation", "max_fraction"}, set())}
 VERDICTS_OF = {"property": ("contradicted", NOT_CONTRADICTED, "inconclusive"),
                "kernel_linear": ("supported", AS_KERNEL, "contradicted", "inconclusive")}
 

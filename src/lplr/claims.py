@@ -85,11 +85,15 @@ def unmet_requirements(requires: dict, runs: pd.DataFrame, data: dict) -> list[s
 
 
 def observed_regime(runs: pd.DataFrame) -> str:
-    """'eta<=1/L: 30/32; stable, eta>1/L: 2/32' from the runs' tracked sharpness."""
+    """'eta<=1/L: 30/32; stable, eta>1/L: 2/32' from the runs' regime labels (the larger of the Gauss-Newton and
+    the Hessian's sharpness, lplr.analysis.regime_labels)."""
     done = completed(runs)
-    if "sharpness_tracked_max" not in done:
+    if "regime" in done:
+        labels = done["regime"]
+    elif "sharpness_tracked_max" in done:
+        labels = done["sharpness_tracked_max"].map(regime_of)
+    else:
         return "untracked"
-    labels = done["sharpness_tracked_max"].map(regime_of)
     counts = labels.value_counts()
     return "; ".join(f"{label}: {counts[label]}/{len(labels)}" for label in counts.index)
 

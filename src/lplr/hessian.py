@@ -11,6 +11,7 @@ stays on the parameters' device and dtype.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -59,10 +60,20 @@ def loss_hvp_autograd(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
 HVPS = {"jvp": loss_hvp, "autograd": loss_hvp_autograd}
 
 
-def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> tuple[float, torch.Tensor]:
-    """(top eigenvalue, its unit eigenvector) of the symmetric operator `matvec` on R^dim, by `steps` Lanczos
-    steps with full reorthogonalisation (a Krylov basis of at most `steps` vectors, kept in memory)."""
+class Ritz(NamedTuple):
+    """Lanczos's top Ritz pair and how far it is from an eigenpair: |H v - value v| = residual."""
+    value: float
+    vector: torch.Tensor
+    steps: int
+    residual: float
+
+
+def lanczos(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch.Tensor | None = None,
+            generator: torch.Generator | None = None, tolerance: float = 0.0, min_steps: int = 1) -> Ritz:
+    """The top Ritz pair of the symmetric operator `matvec` on R^dim after at most `steps` Lanczos steps with full
+    reorthogonalisation (a Krylov basis of at most `steps` vectors, kept in memory). With `tolerance` > 0 it stops
+    after at least `min_steps` once the Ritz residual |H v - theta v| = beta_m |s_m| (s: the top eigenvector of the
+    tridiagonal T_m) is at most tolerance |theta|: theta is then within that of an eigenvalue of H."""
     v = v0 if v0 is not None else torch.randn(dim, dtype=like.dtype, device=like.device, generator=generator)
     basis = [v / v.norm()]
     alphas, betas = [], []
@@ -73,20 +84,49 @@ def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch
         w = w - stacked.T @ (stacked @ w)  # full reorthogonalisation (twice is enough in floating point)
         w = w - stacked.T @ (stacked @ w)
         beta = w.norm()
-        if k == min(steps, dim) - 1 or beta <= 1e-12 * abs(alphas[0]):
+        last = k == min(steps, dim) - 1 or beta <= 1e-12 * abs(alphas[0])
+        if not last and tolerance > 0 and k + 1 >= min_steps:  # one host sync per step: the probe's path only
+            ritz = _top_ritz(alphas, betas, basis, beta)
+            last = ritz is not None and ritz.residual <= tolerance * abs(ritz.value)
+        if last:
             break
         betas.append(beta)
         basis.append(w / beta)
+    ritz = _top_ritz(alphas, betas, basis, beta)
+    return ritz if ritz is not None else Ritz(math.nan, basis[0], len(alphas), math.nan)
+
+
+def _top_ritz(alphas: list, betas: list, basis: list, beta: torch.Tensor) -> Ritz | None:
+    """The top eigenpair of T_m (alphas on the diagonal, betas beside it) lifted to R^dim, and its residual
+    beta_m |s_m|; None when T_m is not finite (a diverging seed's parameters: eigh would fail)."""
     m = len(alphas)
     tridiagonal = torch.diag(torch.stack(alphas))
     if m > 1:
         off = torch.stack(betas[:m - 1])
         tridiagonal = tridiagonal + torch.diag(off, 1) + torch.diag(off, -1)
-    if not bool(torch.isfinite(tridiagonal).all()):  # non-finite parameters (a diverging seed): eigh would fail
-        return math.nan, basis[0]
+    if not bool(torch.isfinite(tridiagonal).all()):
+        return None
     values, vectors = torch.linalg.eigh(tridiagonal)
     top = torch.stack(basis[:m]).T @ vectors[:, -1]
-    return float(values[-1]), top / top.norm()
+    return Ritz(float(values[-1]), top / top.norm(), m, float(beta * vectors[-1, -1].abs()))
+
+
+def lanczos_top(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> tuple[float, torch.Tensor]:
+    """(top eigenvalue, its unit eigenvector) after `steps` Lanczos steps (`lanczos` without a stopping rule)."""
+    ritz = lanczos(matvec, dim, like, steps, v0, generator)
+    return ritz.value, ritz.vector
+
+
+def gauss_newton_direction(model: nn.Module, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """J^T u / |J^T u| (one backward), flat in the order of model.parameters(): with u Theta's top eigenvector
+    (Theta = J J^T), the top eigenvector of the Gauss-Newton matrix J^T J / n, where H's is near interpolation."""
+    params = list(model.parameters())
+    with torch.enable_grad():
+        out = model(x).reshape(-1)
+        grads = torch.autograd.grad(out, params, grad_outputs=u.to(out.dtype), allow_unused=True)
+    v = torch.cat([torch.zeros_like(p).reshape(-1) if g is None else g.reshape(-1) for g, p in zip(grads, params)])
+    return v / v.norm()
 
 
 def hessian_top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20,
@@ -97,3 +137,11 @@ def hessian_top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, s
     hvp, flat = HVPS[hvp](model, x, y)
     generator = torch.Generator(device=flat.device).manual_seed(seed)
     return lanczos_top(hvp, flat.numel(), flat, steps, v0, generator)
+
+
+def hessian_top_converged(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v0: torch.Tensor,
+                          tolerance: float, min_steps: int, max_steps: int) -> Ritz:
+    """The probe's lambda_max(H): double-backward products in the model's dtype from the start `v0` (the
+    Gauss-Newton direction), stopped by `lanczos`'s residual rule; .steps says how many products it took."""
+    hvp, flat = loss_hvp_autograd(model, x, y)
+    return lanczos(hvp, flat.numel(), flat, max_steps, v0, tolerance=tolerance, min_steps=min_steps)

@@ -72,6 +72,8 @@ def run_counts(experiment: str, runs: pd.DataFrame) -> list[dict]:
     def count(column, test):
         return int(test(completed[column]).sum()) if column in completed and len(completed) else 0
 
+    larger = "sharpness_larger_max" if "sharpness_larger_max" in completed else "sharpness_tracked_max"
+
     counts = {"runs": len(runs), "completed": len(completed), "diverged": int((runs["status"] == "diverged").sum()),
               "seeds": runs["seed"].nunique(),
               "shared": int(runs["source"].fillna("").astype(str).str.len().gt(0).sum()) if "source" in runs else 0,
@@ -79,10 +81,10 @@ def run_counts(experiment: str, runs: pd.DataFrame) -> list[dict]:
               "with_window": count("has_window", lambda c: c.astype(bool)),
               "leaving_lplr": count("lplr_exit_step", lambda c: c.notna()),
               "lqcr_negative_runs": count("lqcr_negative", lambda c: c > 0),
-              # the step-size regime from the tracked sharpness (lplr.analysis.REGIMES)
-              "regime_theorem": count("sharpness_tracked_max", lambda c: c <= 1.0),
-              "regime_stable": count("sharpness_tracked_max", lambda c: (c > 1.0) & (c <= 2.0)),
-              "regime_eos": count("sharpness_tracked_max", lambda c: c > 2.0),
+              # the step-size regime from the larger of the Gauss-Newton and Hessian sharpness (lplr.analysis.REGIMES)
+              "regime_theorem": count(larger, lambda c: c <= 1.0),
+              "regime_stable": count(larger, lambda c: (c > 1.0) & (c <= 2.0)),
+              "regime_eos": count(larger, lambda c: c > 2.0),
               "short_of_three_decades": count("decades", lambda c: c < 3.0)}
     if "n_train" in runs and len(runs):
         counts["n_train"] = int(runs["n_train"].max())

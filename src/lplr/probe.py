@@ -10,7 +10,8 @@ Per checkpoint t (on the probe set S, in float64 at the checkpoint's exact param
                                          tr(Sigma) / |grad L_S|^2, from Theta_SS (lplr.noise)
     hessian_lambda_max, hessian_sharpness  top eigenvalue of the Hessian of L_S (Lanczos on Hessian-vector
                                          products, lplr.hessian) and eta lambda_max(H): the Gauss-Newton
-                                         sharpness plus the residual term (1/|S|) sum_i r_i grad^2 f_i
+                                         sharpness plus the residual term (1/|S|) sum_i r_i grad^2 f_i;
+    hessian_lanczos_steps, _residual     the products it took and |H v - lambda v| / lambda (HESSIAN_LANCZOS)
     lqcr_q                               <grad L(theta_t), theta_t - theta_T> / (L_t - L_T) on the training set
 eigenvalues.npz holds, per checkpoint, the eigenvalues lambda_i of Theta_SS (ascending) and the squared
 projections p_i = (u_i . r_S)^2 of the probe-set residual on its eigenvectors: the linearised model from
@@ -31,10 +32,17 @@ import torch
 from lplr import columns as columns_of
 from lplr import ntk
 from lplr.data import load_prepared
-from lplr.hessian import hessian_top_eigenvalue
+from lplr.hessian import gauss_newton_direction, hessian_top_converged
 from lplr.io import atomic_path, read_json, write_csv
 from lplr.models import build_model
 from lplr.noise import noise_scale
+
+
+# The probe's lambda_max(H): Lanczos from the Gauss-Newton top direction J^T u (u: Theta's top eigenvector, where
+# H's lies near interpolation), stopped once |H v - lambda v| <= 1e-6 lambda (lambda is then within 1e-6 lambda of
+# an eigenvalue, and within ~(1e-6 lambda)^2 / gap of it). On real checkpoints (E1, edge of stability) it took
+# 4-14 products and agreed with 60 cold steps to 1e-12 (benchmarks/README.md, "The probe's Hessian").
+HESSIAN_LANCZOS = {"tolerance": 1e-6, "min_steps": 4, "max_steps": 40}
 
 
 class AuditError(AssertionError):
@@ -56,9 +64,9 @@ def load_checkpoint(path: Path, settings: dict, input_shape, dtype=torch.float64
 
 def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | Path, out_eigen: str | Path,
               probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0, device: str = "cpu",
-              hessian: str = "ends") -> pd.DataFrame:
-    """Probe every checkpoint of one run (module docstring); the Hessian at the first and last checkpoint
-    (`hessian`: ends), at every one (all) or at none (none)."""
+              hessian: str = "all") -> pd.DataFrame:
+    """Probe every checkpoint of one run (module docstring); the Hessian at every checkpoint (`hessian`: all),
+    at the first and last (ends) or at none (none)."""
     train_dir = Path(train_dir)
     manifest = read_json(train_dir / "manifest.json")
     settings, lr = manifest["settings"], manifest["lr"]
@@ -81,7 +89,7 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
     loss_final, _ = ntk.full_gradient(final, x, y)
     theta_final = torch.cat([p.detach().reshape(-1) for p in final.parameters()])
 
-    rows, eigenvalues, projections, theta_0, hessian_vector = [], [], [], None, None
+    rows, eigenvalues, projections, theta_0 = [], [], [], None
     for step in steps:
         model = model_at(step)
         theta = ntk.empirical_ntk(model, x_kernel, columns=columns)
@@ -92,9 +100,12 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
             residual = (model(x_s) - y_s).reshape(-1)
             projections.append((evecs.T @ residual).pow(2).cpu().numpy())
         noise = noise_scale(theta, residual)
-        hessian_top = float("nan")
+        hessian_top, hessian_steps, hessian_residual = float("nan"), 0, float("nan")
         if hessian == "all" or (hessian == "ends" and step in (steps[0], steps[-1])):
-            hessian_top, hessian_vector = hessian_top_eigenvalue(model, x_s, y_s, v0=hessian_vector)  # warm start
+            ritz = hessian_top_converged(model, x_s, y_s, gauss_newton_direction(model, x_s, evecs[:, -1]),
+                                         **HESSIAN_LANCZOS)
+            hessian_top, hessian_steps = ritz.value, ritz.steps
+            hessian_residual = ritz.residual / abs(ritz.value) if ritz.value else float("nan")
         audit = ntk.pl_audit(model, x_s, y_s, theta=theta, tolerance_eps=audit_eps, eigenvalues=evals)
         if not audit["audit_ok"]:
             raise AuditError(f"{train_dir}: PL audit failed at step {step}: ||grad L_S||^2 = {audit['grad_norm_sq']!r} "
@@ -116,6 +127,7 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
             "audit_tolerance": audit["audit_tolerance"], "audit_ok": audit["audit_ok"], "lqcr_q": lqcr,
             "grad_noise_trace": noise["trace_sigma"], "b_noise": noise["b_noise"],
             "hessian_lambda_max": hessian_top, "hessian_sharpness": lr * hessian_top,
+            "hessian_lanczos_steps": hessian_steps, "hessian_residual": hessian_residual,
         })
         eigenvalues.append(evals.cpu().numpy())
     frame = pd.DataFrame(rows)
@@ -130,7 +142,7 @@ def probe_run(train_dir: str | Path, data_file: str | Path, out_spectrum: str | 
 
 def probe_runs(train_dirs: dict[str, Path], data_files: dict[str, str | Path], out_spectra: dict[str, Path],
                out_eigen: dict[str, Path], probe_size: int, probe_seed: int = 0, audit_eps: float = 1024.0,
-               device: str = "cpu", hessian: str = "ends") -> dict[str, pd.DataFrame]:
+               device: str = "cpu", hessian: str = "all") -> dict[str, pd.DataFrame]:
     """`probe_run` for each run {run id: train dir} of a batched job, each on its own data set, in one
     process (one start-up for all seeds)."""
     return {run: probe_run(train_dir, data_files[run], out_spectra[run], out_eigen[run], probe_size, probe_seed,

@@ -59,6 +59,7 @@ SCALES = {
     "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "critical_batch_final": "log",
     "descent_ratio_0": "linear",
     "hessian_sharpness_0": "log", "hessian_sharpness_max": "log", "hessian_sharpness_final": "log",
+    "hessian_sharpness_ends_max": "log", "sharpness_larger_max": "log",
     "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
     "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
     "sharpness_at_exit_over_0": "log",
@@ -79,7 +80,7 @@ PREFIX_SCALES = {"step_to_loss_": "order", "rel_drift_at_loss_": "log", "kernel_
 # sizes, labels, the fits' intercepts and counts
 NOT_SUMMARISED = {"run", "seed", "source", "condition", "status", "diverged_step", "param_count", "n_train", "regime",
                   "interpolates", "lstar_method", "has_window", "window_intercept", "pl_intercept", "lqcr_probes",
-                  "lqcr_first_negative_step", "window_intercept_zero", "hessian_regime"}
+                  "lqcr_first_negative_step", "window_intercept_zero", "regime_gauss_newton"}
 
 
 def scale_of(statistic: str) -> str:
