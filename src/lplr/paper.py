@@ -85,6 +85,7 @@ def run_counts(experiment: str, runs: pd.DataFrame) -> list[dict]:
               "regime_theorem": count(larger, lambda c: c <= 1.0),
               "regime_stable": count(larger, lambda c: (c > 1.0) & (c <= 2.0)),
               "regime_eos": count(larger, lambda c: c > 2.0),
+              "regime_theorem_gauss_newton": count("sharpness_tracked_max", lambda c: c <= 1.0),
               "short_of_three_decades": count("decades", lambda c: c < 3.0)}
     if "n_train" in runs and len(runs):
         counts["n_train"] = int(runs["n_train"].max())
