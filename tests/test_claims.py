@@ -84,6 +84,18 @@ def test_compare_is_paired_by_seed(factor, verdict):
     assert out["estimate"].iloc[0] == pytest.approx(factor)  # the geometric mean of the ratio a/b
 
 
+def test_a_compare_rule_whose_sides_select_the_same_runs_is_not_tested():
+    """One condition (a config with a single width, or a single step size): min and max coincide, so a/b = 1 by
+    construction; that is no evidence either way and must not read as contradicted against a 0.2 boundary."""
+    frame = runs(widths=(64,), final_rel_drift=lambda w, s, rng: 1 + s)
+    rule = {"test": "compare", "a": {"width": "min"}, "b": {"width": "max"}, "direction": "less", "boundary": 0.2}
+    row = ledger(claim("final_rel_drift", rule), frame).iloc[0]
+    assert row["verdict"] == "not tested at this scale"
+    assert "two conditions to compare (a: width=min, b: width=max select the same runs)" in row["note"]
+    two = runs(widths=(32, 64), final_rel_drift=lambda w, s, rng: 1 + s)  # two widths, equal drift: contradicted
+    assert ledger(claim("final_rel_drift", rule), two)["verdict"].iloc[0] == "contradicted"
+
+
 @pytest.mark.parametrize("seeds, violating, verdict", [(range(8), 0, "inconclusive"), (range(200), 0, "supported"),
                                                         (range(8), 8, "contradicted"), (range(8), 1, "inconclusive")])
 def test_proportion_verdicts_are_symmetric(seeds, violating, verdict, monkeypatch):

@@ -26,7 +26,7 @@ import pandas as pd
 
 from lplr.analysis import regime_of
 from lplr.claim_config import ClaimError, registered_claims, validate_claims  # noqa: F401 (re-exported)
-from lplr.claim_rules import AS_KERNEL, NOT_CONTRADICTED, apply_rule, completed, seeds_to_decide, trend_label
+from lplr.claim_rules import AS_KERNEL, NOT_CONTRADICTED, apply_rule, completed, matches, seeds_to_decide, trend_label
 from lplr.formatting import format_value
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "not tested at this scale", NOT_CONTRADICTED, AS_KERNEL)
@@ -108,6 +108,18 @@ def scale_label(runs: pd.DataFrame, data: dict) -> str:
     return ", ".join(parts)
 
 
+def same_sides(rule: dict, runs: pd.DataFrame) -> list[str]:
+    """A compare rule whose sides select the same runs (a config with one condition, e.g. a single step size,
+    where lr: min and lr: max coincide) compares nothing: the requirement it does not meet, else []."""
+    if rule.get("test") != "compare" or runs.empty:
+        return []
+    a, b = (set(runs.loc[matches(runs, rule[side]), "run"]) for side in ("a", "b"))
+    if a != b:
+        return []
+    where = ", ".join(f"{side}: {', '.join(f'{k}={format_value(v)}' for k, v in rule[side].items())}" for side in ("a", "b"))
+    return [f"two conditions to compare ({where} select the same runs)"]
+
+
 def primary_label(claim: dict, experiment: str, runs: pd.DataFrame | None) -> str | None:
     """The condition label of the claim's primary row in this experiment (None: not this experiment).
     `primary.at` is a filter like `at` ({width: max}), so the primary row follows the config's widths."""
@@ -140,7 +152,8 @@ def plan_rows(claims: list[dict], runs_by_experiment: dict, data_by_experiment: 
                                  f"results/fits/{experiment}/runs.csv")
             missing = unmet_requirements(claim.get("requires"), runs, data_by_experiment.get(experiment, {}))
             for label, selection in selections:
-                planned.append((claim, experiment, label, selection, missing, label == chosen))
+                planned.append((claim, experiment, label, selection, missing + same_sides(claim["rule"], selection),
+                                label == chosen))
     return planned
 
 
