@@ -356,6 +356,9 @@ def test_the_default_claims_block_validates_with_one_primary_row_per_claim():
     (lambda c: c["claims"]["list"][5].update(primary={"experiment": "width", "at": {"width": "max"}}),
      r"claims.list\[5\].primary': paper claim 4 already has its primary row in claims.list\[4\]"),
     (lambda c: c["claims"]["amendments"][1].pop("reason"), r"claims.amendments\[1\]': an amendment needs reason"),
+    # a claim amended twice: the rule between its amendments is validated too (a typo in the second `old`)
+    (lambda c: next(a for a in reversed(c["claims"]["amendments"]) if a["claim"] == "lqcr")["old"]["rule"].update(
+        violation="lqcr_negativ > 0"), r"the 'lqcr' before its amendment of commit .*'lqcr_negativ' is not a registered"),
 ])
 def test_a_bad_claims_block_names_the_key_and_the_valid_values(edit, message):
     from lplr.claim_config import validate_claims

@@ -1,5 +1,7 @@
 """The Hessian's top eigenvalue by Lanczos equals the dense Hessian's, and the Gauss-Newton one for a linear model."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -85,3 +87,18 @@ def test_the_probe_finds_the_dense_top_eigenvalue_from_the_gauss_newton_directio
     ritz = hessian_top_converged(model, x, y, start, tolerance=1e-6, min_steps=4, max_steps=40)
     assert ritz.value == pytest.approx(top, rel=1e-9)
     assert abs(ritz.value - float(evals[-1]) / len(x)) > 1e-3 * top  # the residual term matters here
+
+
+def test_a_start_in_a_lower_eigenspace_still_finds_the_top_and_non_finite_products_stop_at_once():
+    """Started exactly on the third eigenvector, Lanczos meets an invariant subspace after one product; before
+    min_steps it goes on from a fresh seeded direction and finds lambda_max. A NaN operator stops it at once."""
+    values = torch.cat([torch.tensor([5.0, 4.0, 3.0]), torch.linspace(-1, 1, 47)]).double()
+    basis, _ = torch.linalg.qr(torch.randn(50, 50, dtype=torch.float64, generator=torch.Generator().manual_seed(7)))
+    matrix = basis @ torch.diag(values) @ basis.T
+    ritz = lanczos(lambda v: matrix @ v, 50, matrix, steps=40, v0=basis[:, 2].clone(),
+                   generator=torch.Generator().manual_seed(8), tolerance=1e-8, min_steps=4)
+    assert ritz.value == pytest.approx(5.0, rel=1e-8)
+    calls = []
+    stopped = lanczos(lambda v: calls.append(1) or torch.full_like(v, math.nan), 50, matrix, steps=40,
+                      generator=torch.Generator().manual_seed(8), tolerance=1e-6, min_steps=2)
+    assert math.isnan(stopped.value) and len(calls) == 2

@@ -176,7 +176,7 @@ EXPECTED_TEXT = {
     "sharpness_eos": ("0 of 4 runs stay at or below 1", r"$\eta \leq 1/L$", r"$\eta\lambda_{\max}(H_t)$ (tracked)"),
     "cnn_sgd": ("diverged at step", "no linear window", "seed 2: no window", "slope 1"),
     "batch_size": ("n = 2-3 of 3 runs",),
-    "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6; tracked sharpness above 2",
+    "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6; sharpness above 2 (Gauss-Newton or Hessian)",
                    "depth=8+init=he+seed=2: diverged at step 37",
                    "n = 2-3 of 3 runs", "entry step"),
     "sgd_noise": ("diverged at step", "claim threshold 0.8", "$B$ = 8", "(GD)", "rate/GD 0.889", "rate/GD 1.000", "critical batch"),

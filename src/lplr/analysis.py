@@ -33,14 +33,14 @@ from lplr.io import read_json
 from lplr.stats import loglog_slope_by_seed, summarise, summarise_conditions
 
 LN10 = math.log(10.0)
-# The step-size regime of a run, from its tracked sharpness s_t = eta lambda_max(Theta_t) / n (its maximum
-# over training): the theorem's step condition eta <= 1/L (L ~ lambda_max(Theta)/n near interpolation) is
-# s <= 1; GD on the local quadratic is stable while s < 2; above, the edge of stability (Cohen et al. 2021).
+# The step-size regime of a run, from its largest sharpness s over training (regime_labels: the larger of the
+# tracked eta lambda_max(Theta_t) / n and the Hessian's eta lambda_max(H_t)): the theorem's step condition
+# eta <= 1/L (L = lambda_max(H), ~ lambda_max(Theta)/n near interpolation) is s <= 1; GD on the local quadratic is stable while s < 2; above, the edge of stability (Cohen et al. 2021).
 REGIMES = ((1.0, "eta<=1/L"), (2.0, "stable, eta>1/L"), (math.inf, "edge of stability"))
 
 
 def regime_of(sharpness_max: float) -> str:
-    """The regime label of a run whose tracked sharpness peaks at `sharpness_max` ("untracked" if NaN)."""
+    """The regime label of a run whose sharpness peaks at `sharpness_max` ("untracked" if NaN)."""
     if not np.isfinite(sharpness_max):
         return "untracked"
     return next(label for bound, label in REGIMES if sharpness_max <= bound)

@@ -300,7 +300,8 @@ class StackedStepper:
     def hessian_top(self, j: int, vector, steps: int):
         """Seed j's top eigenpair of the full-batch loss Hessian on its own model (autograd's double backward: the
         written-out backward cannot be differentiated twice), by `steps` Lanczos steps from `vector` (lplr.hessian)."""
-        return hessian_top_eigenvalue(self.seed_model(j), self.x[j], self.y[j], steps, vector, hvp="autograd")
+        return hessian_top_eigenvalue(self.seed_model(j), self.x[j], self.y[j], steps, vector, hvp="autograd",
+                                      columns=self.columns)
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

@@ -9,7 +9,9 @@ NTK, and how long a run stays in its locally PL region. Each reads what training
     Hessian (spectrum.csv, lplr.hessian)  hessian_sharpness_0, _max, _final: eta lambda_max(H); hessian_over_gn_0,
                                        _final, _max: that over the Gauss-Newton sharpness eta lambda_max(Theta)/|S|
                                        (the residual term's weight); hessian_sharpness_ends_max: the larger of the
-                                       first and last probe's (the statistic as registered when only those were probed)
+                                       first and last probe's (the statistic as registered when only those were probed);
+                                       hessian_residual_max: the largest |H v - lambda v| / lambda of its Lanczos
+                                       (above lplr.probe.HESSIAN_LANCZOS's 1e-6: a probe that hit its step cap)
     lifetime (metrics.csv, lambda_min_tracked; only when training.lambda_min_every > 0)
                                        inside the LPLR while lambda_min(Theta_t) / lambda_min(Theta_0) >= fraction
                                        (fit.lplr_exit_fraction, as for the probe's lplr_exit_step):
@@ -39,7 +41,7 @@ from lplr.noise import critical_batch, descent_ratio
 
 NOISE = ["b_noise_0", "b_noise_final", "critical_batch_0", "critical_batch_final", "descent_ratio_0"]
 HESSIAN = ["hessian_sharpness_0", "hessian_sharpness_max", "hessian_sharpness_final", "hessian_sharpness_ends_max",
-           "hessian_over_gn_0", "hessian_over_gn_final", "hessian_over_gn_max"]
+           "hessian_over_gn_0", "hessian_over_gn_final", "hessian_over_gn_max", "hessian_residual_max"]
 TRACKED_HESSIAN = ["hessian_sharpness_tracked_max", "hessian_sharpness_tracked_final", "hessian_eos_share",
                    "hessian_over_gn_tracked_median", "hessian_over_gn_tracked_max"]
 EOS_BAND = (1.8, 2.2)  # OUR CHOICE: "at the edge of stability" = eta lambda_max(H) within 10% of 2
@@ -68,9 +70,10 @@ def hessian_statistics(spectrum: pd.DataFrame) -> dict:
     h, gn = spectrum["hessian_sharpness"].astype(float), spectrum["sharpness"].astype(float)
     ratio = h / gn  # NaN at the probes where the Hessian was not computed (ntk.hessian: ends)
     return {"hessian_sharpness_0": float(h.iloc[0]), "hessian_sharpness_max": float(h.max()),
-            "hessian_sharpness_final": float(h.iloc[-1]), "hessian_sharpness_ends_max": float(max(h.iloc[0], h.iloc[-1])),
+            "hessian_sharpness_final": float(h.iloc[-1]), "hessian_sharpness_ends_max": float(h.iloc[[0, -1]].max()),
             "hessian_over_gn_0": float(ratio.iloc[0]), "hessian_over_gn_final": float(ratio.iloc[-1]),
-            "hessian_over_gn_max": float(ratio.max())}
+            "hessian_over_gn_max": float(ratio.max()),
+            "hessian_residual_max": float(spectrum["hessian_residual"].max()) if "hessian_residual" in spectrum else np.nan}
 
 
 def lifetime_statistics(metrics: pd.DataFrame, fraction: float) -> dict:

@@ -185,22 +185,45 @@ def validate_claims(config: dict) -> None:
     _check_amendments(block, ids)
     for claim in registered_claims(block) if block.get("list") else []:
         _check_claim(config, claim, f"claims.amendments (the registered {claim['id']!r})")
+    history = _history(block)
+    for claim in block.get("list") or []:  # a claim amended more than once: the rules in between too
+        entries = history.get(claim["id"], [])
+        for later in range(1, len(entries)):
+            if not any(a.get("added") for a in entries[:later]):
+                _check_claim(config, _undo(claim, entries[later:]),
+                             f"claims.amendments (the {claim['id']!r} before its amendment of commit {entries[later]['commit']})")
+
+
+def _history(block: dict) -> dict[str, list[dict]]:
+    """{claim id: its amendments in the order logged} ('*' left out)."""
+    history: dict[str, list] = {}
+    for amendment in block.get("amendments") or []:
+        if amendment.get("claim") != "*":
+            history.setdefault(amendment["claim"], []).append(amendment)
+    return history
+
+
+def _undo(claim: dict, entries: list[dict]) -> dict:
+    """The claim before `entries` (its amendments, in order): each `old` applied, the latest first, so the first
+    one's is applied last; without its primary (added by amendment) unless an `old` gives one; `key: null` in an
+    `old`: the key was absent."""
+    merged = {k: v for k, v in claim.items() if k != "primary"}
+    for amendment in reversed(entries):
+        merged = {**merged, **(amendment.get("old") or {})}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 def registered_claims(block: dict) -> list[dict]:
     """The claims list as first registered: amended entries with their `old` keys, added ones left out,
     removed ones put back."""
     amendments = [a for a in block.get("amendments") or [] if a.get("claim") != "*"]
-    by_id = {}
-    for amendment in amendments:  # a claim amended twice: its first amendment's `old` is the rule as registered
-        by_id.setdefault(amendment["claim"], amendment)
+    history = _history(block)
     out = []
     for claim in block["list"]:
-        amendment = by_id.get(claim["id"])
-        if amendment is None:
+        entries = history.get(claim["id"])
+        if entries is None:
             out.append(claim)
-        elif not amendment.get("added"):
-            merged = {**{k: v for k, v in claim.items() if k != "primary"}, **amendment["old"]}
-            out.append({k: v for k, v in merged.items() if v is not None})  # old `key: null`: the key was absent
+        elif not any(a.get("added") for a in entries):
+            out.append(_undo(claim, entries))
     out += [{"id": a["claim"], **a["old"]} for a in amendments if a.get("removed")]
     return out

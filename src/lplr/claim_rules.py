@@ -213,6 +213,9 @@ def rule_property(runs, statistic, rule, confidence):
     frame = completed(runs)
     regime = rule.get("regime")
     label = REGIME_COLUMNS[rule.get("regime_by", "larger")]  # gauss_newton: the label as first registered
+    if regime and label not in frame:
+        raise ValueError(f"runs.csv has no column {label!r} (written by an older lplr.analysis): rerun the analysis, "
+                         f"e.g. snakemake --forcerun fit_experiment")
     outside = frame[frame[label] != regime] if regime else frame.iloc[:0]
     inside = frame[frame[label] == regime] if regime else frame
     violates = _violations(inside, rule["violation"]) if len(inside) else pd.Series(dtype=bool)

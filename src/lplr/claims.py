@@ -2,7 +2,8 @@
 
 One row per claim x experiment (x condition where a claim is read per condition): the paper's statement
 and number, our statistic with its interval and n, the experiment's regime (as set up, and as observed from
-the tracked sharpness), the scale it ran at, and a verdict from the claim's rule.
+the larger of the tracked Gauss-Newton and the Hessian sharpness), the scale it ran at, and a verdict from the
+claim's rule.
 
 Primary rows and multiplicity. Each paper claim has exactly one primary row (config: the entry's `primary:
 {experiment, at}`, `at` a filter as in the claim's own `at`); the abstract and the notebooks give its verdict. Bonferroni covers the primary rows
@@ -114,7 +115,7 @@ def same_sides(rule: dict, runs: pd.DataFrame) -> list[str]:
     if rule.get("test") != "compare" or runs.empty:
         return []
     a, b = (set(runs.loc[matches(runs, rule[side]), "run"]) for side in ("a", "b"))
-    if a != b:
+    if a != b or not a:  # no run on either side: the rule itself says so (no pairs, inconclusive)
         return []
     where = ", ".join(f"{side}: {', '.join(f'{k}={format_value(v)}' for k, v in rule[side].items())}" for side in ("a", "b"))
     return [f"two conditions to compare ({where} select the same runs)"]

@@ -1,9 +1,10 @@
-"""The Hessian's top eigenvalue by Lanczos on Hessian-vector products (torch.func), beside the NTK sharpness.
+"""The Hessian's top eigenvalue by Lanczos on Hessian-vector products, beside the NTK sharpness.
 
 The NTK sharpness lambda_max(Theta)/n is the top eigenvalue of the Gauss-Newton matrix J^T J / n; the Hessian
 of L = (1/2n)|r|^2 adds the residual term (1/n) sum_i r_i grad^2 f_i, so the two agree near interpolation and
 differ by that term elsewhere (at the edge of stability, eta lambda_max(H) sits near 2). A Hessian-vector
-product is forward-over-reverse (jvp of grad), about 2-3 gradients; Lanczos with full reorthogonalisation
+product is a double backward (loss_hvp_autograd: training's tracking and the probe) or forward-over-reverse
+(loss_hvp, torch.func jvp of grad: the reference), about 2-3 gradients; Lanczos with full reorthogonalisation
 finds the top eigenvalue in far fewer products than power iteration when the top gap is small. Everything
 stays on the parameters' device and dtype.
 """
@@ -16,6 +17,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp
+
+from lplr import columns as columns_of
 
 
 def loss_hvp(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -35,14 +38,15 @@ def loss_hvp(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     return (lambda v: jvp(gradient, (flat,), (v,))[1]), flat
 
 
-def loss_hvp_autograd(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+def loss_hvp_autograd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, columns: torch.Tensor | None = None):
     """loss_hvp by double backward (reverse over reverse): the graph of grad L is built once, then each product
     is one backward through it, H v = d(grad L . v)/d theta. No forward-mode set-up (~3 s in a fresh process)
     and, measured in training (float32, n = 256, one thread), 1.6-4x cheaper per product than jvp of grad:
-    what the tracking during training uses (lplr.train); the probe keeps loss_hvp."""
+    what the tracking during training and the probe use. columns: x holds only these input columns (the training
+    engines' zero-column skip, lplr.columns); the products are still over the full parameters (zero rows there)."""
     params = list(model.parameters())
     with torch.enable_grad():
-        loss = 0.5 * (model(x).reshape(-1) - y.reshape(-1)).square().mean()
+        loss = 0.5 * (columns_of.mlp_forward(model, x, columns).reshape(-1) - y.reshape(-1)).square().mean()
         grads = torch.autograd.grad(loss, params, create_graph=True)
     sizes = [p.numel() for p in params]
     flat = torch.cat([p.detach().reshape(-1) for p in params])
@@ -73,27 +77,45 @@ def lanczos(matvec, dim: int, like: torch.Tensor, steps: int = 20, v0: torch.Ten
     """The top Ritz pair of the symmetric operator `matvec` on R^dim after at most `steps` Lanczos steps with full
     reorthogonalisation (a Krylov basis of at most `steps` vectors, kept in memory). With `tolerance` > 0 it stops
     after at least `min_steps` once the Ritz residual |H v - theta v| = beta_m |s_m| (s: the top eigenvector of the
-    tridiagonal T_m) is at most tolerance |theta|: theta is then within that of an eigenvalue of H."""
+    tridiagonal T_m) is at most tolerance |theta|: theta is then within that of an eigenvalue of H, and never above
+    lambda_max (a Ritz value lies inside the spectrum): from a start with little weight on the top eigenvector it
+    can settle on a lower one, so the probe starts where the top one lies near interpolation (the Gauss-Newton
+    direction) and benchmarks/probe_hessian.py checks it against 60 cold steps on trained runs."""
     v = v0 if v0 is not None else torch.randn(dim, dtype=like.dtype, device=like.device, generator=generator)
     basis = [v / v.norm()]
     alphas, betas = [], []
-    for k in range(min(steps, dim)):
+    last = min(steps, dim) - 1
+    for k in range(last + 1):
         w = matvec(basis[k])
         alphas.append(torch.dot(w, basis[k]))
-        stacked = torch.stack(basis)
-        w = w - stacked.T @ (stacked @ w)  # full reorthogonalisation (twice is enough in floating point)
-        w = w - stacked.T @ (stacked @ w)
+        w = _orthogonal(w, basis)
         beta = w.norm()
-        last = k == min(steps, dim) - 1 or beta <= 1e-12 * abs(alphas[0])
-        if not last and tolerance > 0 and k + 1 >= min_steps:  # one host sync per step: the probe's path only
-            ritz = _top_ritz(alphas, betas, basis, beta)
-            last = ritz is not None and ritz.residual <= tolerance * abs(ritz.value)
-        if last:
+        if k == last:
             break
+        if beta <= 1e-12 * abs(alphas[0]):  # an invariant subspace: exact there, but a start lying in a lower
+            if k + 1 >= min_steps:          # eigenspace would miss the top: before min_steps, a fresh direction
+                break
+            fresh = _orthogonal(torch.randn(dim, dtype=like.dtype, device=like.device, generator=generator), basis)
+            betas.append(torch.zeros_like(beta))  # T decouples: a new Krylov block starts here
+            basis.append(fresh / fresh.norm())
+            continue
+        if tolerance > 0 and k + 1 >= min_steps:  # one host sync per step: the probe's path only
+            ritz = _top_ritz(alphas, betas, basis, beta)
+            if ritz is None:  # non-finite products (a diverging seed's parameters): more cannot help
+                return Ritz(math.nan, basis[0], len(alphas), math.nan)
+            if ritz.residual <= tolerance * abs(ritz.value):
+                break
         betas.append(beta)
         basis.append(w / beta)
     ritz = _top_ritz(alphas, betas, basis, beta)
     return ritz if ritz is not None else Ritz(math.nan, basis[0], len(alphas), math.nan)
+
+
+def _orthogonal(w: torch.Tensor, basis: list) -> torch.Tensor:
+    """w less its projection on the basis (full reorthogonalisation, twice: enough in floating point)."""
+    stacked = torch.stack(basis)
+    w = w - stacked.T @ (stacked @ w)
+    return w - stacked.T @ (stacked @ w)
 
 
 def _top_ritz(alphas: list, betas: list, basis: list, beta: torch.Tensor) -> Ritz | None:
@@ -130,11 +152,13 @@ def gauss_newton_direction(model: nn.Module, x: torch.Tensor, u: torch.Tensor) -
 
 
 def hessian_top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 20,
-                           v0: torch.Tensor | None = None, seed: int = 0,
-                           hvp: str = "jvp") -> tuple[float, torch.Tensor]:
+                           v0: torch.Tensor | None = None, seed: int = 0, hvp: str = "jvp",
+                           columns: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
     """(lambda_max of the loss Hessian, its eigenvector); warm-start with the previous eigenvector as v0.
     hvp: "jvp" (forward over reverse, torch.func: the probe's) or "autograd" (double backward: training's)."""
-    hvp, flat = HVPS[hvp](model, x, y)
+    if columns is not None and hvp != "autograd":
+        raise ValueError("hessian_top_eigenvalue: inputs cut to their kept columns need hvp='autograd'")
+    hvp, flat = HVPS[hvp](model, x, y, columns) if columns is not None else HVPS[hvp](model, x, y)
     generator = torch.Generator(device=flat.device).manual_seed(seed)
     return lanczos_top(hvp, flat.numel(), flat, steps, v0, generator)
 
@@ -144,4 +168,5 @@ def hessian_top_converged(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v0
     """The probe's lambda_max(H): double-backward products in the model's dtype from the start `v0` (the
     Gauss-Newton direction), stopped by `lanczos`'s residual rule; .steps says how many products it took."""
     hvp, flat = loss_hvp_autograd(model, x, y)
-    return lanczos(hvp, flat.numel(), flat, max_steps, v0, tolerance=tolerance, min_steps=min_steps)
+    generator = torch.Generator(device=flat.device).manual_seed(0)  # a fresh direction, if an invariant subspace
+    return lanczos(hvp, flat.numel(), flat, max_steps, v0, generator, tolerance=tolerance, min_steps=min_steps)

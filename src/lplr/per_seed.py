@@ -194,7 +194,7 @@ class PerSeedStepper:
         """Seed j's top eigenpair of the full-batch loss Hessian (lplr.hessian: `steps` Lanczos steps from `vector`
         on double-backward Hessian-vector products)."""
         seed = self.seeds[j]
-        return hessian_top_eigenvalue(seed.model, seed.x, seed.y, steps, vector, hvp="autograd")
+        return hessian_top_eigenvalue(seed.model, seed.x, seed.y, steps, vector, hvp="autograd", columns=seed.columns)
 
     @torch.no_grad()
     def test_rows(self) -> dict[int, tuple[float, float]]:

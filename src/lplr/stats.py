@@ -59,7 +59,7 @@ SCALES = {
     "b_noise_0": "log", "b_noise_final": "log", "critical_batch_0": "log", "critical_batch_final": "log",
     "descent_ratio_0": "linear",
     "hessian_sharpness_0": "log", "hessian_sharpness_max": "log", "hessian_sharpness_final": "log",
-    "hessian_sharpness_ends_max": "log", "sharpness_larger_max": "log",
+    "hessian_sharpness_ends_max": "log", "sharpness_larger_max": "log", "hessian_residual_max": "log",
     "hessian_over_gn_0": "log", "hessian_over_gn_final": "log", "hessian_over_gn_max": "log",
     "lplr_exit_step_tracked": "order", "lplr_time_inside": "order", "lplr_exits": "order", "lplr_reentries": "order",
     "sharpness_at_exit_over_0": "log",

@@ -73,7 +73,7 @@ from lplr.schedule import (DTYPES, checkpoint_steps, hessian_steps, host_copy, l
 
 STEPPERS = {"per_seed": PerSeedStepper, "batched": StackedStepper}
 SEED_KEYS = ("seed",)
-HESSIAN_COLD_STEPS = 20  # Lanczos steps of a tracked Hessian without a warm start (the first; lplr.probe's default)
+HESSIAN_COLD_STEPS = 20  # Lanczos steps of a tracked Hessian without a warm start (the first, from a random vector)
 
 
 def condition_of(settings: dict) -> dict:
@@ -227,7 +227,7 @@ class _Loop:
                     row[j, 5] = engine.lambda_min(j, self.min_points)  # a device tensor, written on the device
             if tracked(s, self.steps, self.hess_every):
                 for j in self._live():
-                    start = self.hess_vectors[j]  # None: a cold start, given the probe's 20 Lanczos steps
+                    start = self.hess_vectors[j]  # None: a cold start, given HESSIAN_COLD_STEPS Lanczos steps
                     top, vector = engine.hessian_top(j, start, self.hess_steps if start is not None else
                                                      max(self.hess_steps, HESSIAN_COLD_STEPS))
                     self.hess_vectors[j] = vector if math.isfinite(top) else None  # NaN: a diverging seed

@@ -34,9 +34,10 @@ def exits_note(runs: pd.DataFrame) -> str:
         parts.append(f"{init} {len(left)}/{len(group)}{where}")
     failed = runs[runs["status"] != "completed"]
     note = "LPLR exits (probe): " + ", ".join(parts)
-    if "sharpness_tracked_max" in done:  # the regime each run reached, although each starts at the same eta*lambda_max/n
-        note += "; tracked sharpness above 2 (edge of stability): " + ", ".join(
-            f"{init} {int((done.loc[done['init'] == init, 'sharpness_tracked_max'] > 2).sum())}/"
+    larger = "sharpness_larger_max" if "sharpness_larger_max" in done else "sharpness_tracked_max"
+    if larger in done:  # the regime each run reached, although each starts at the same eta*lambda_max/n
+        note += "; sharpness above 2 (Gauss-Newton or Hessian): " + ", ".join(
+            f"{init} {int((done.loc[done['init'] == init, larger] > 2).sum())}/"
             f"{int((done['init'] == init).sum())}" for init in inits)
     if len(failed):
         note += "\n" + "\n".join(f"{row['run']}: {row['status']}" + (f" at step {int(row['diverged_step'])}"

@@ -47,7 +47,7 @@ def sharpness_along_training(fits: pd.DataFrame, curves: dict[str, pd.DataFrame]
     labels = fits.loc[fits["status"] == "completed", "regime"] if "regime" in fits else pd.Series(dtype=str)
     inside = int((labels == "eta<=1/L").sum())
     left.set(xlabel="step $t$", ylabel=r"sharpness $\eta\lambda_{\max}(\Theta_t)/n$",
-             title=f"{inside} of {len(labels)} runs stay at or below 1")
+             title=f"{inside} of {len(labels)} runs stay at or below 1 (the larger of this and the Hessian's)")
     right.set(xlabel="step $t$", ylabel="$L_t$", yscale="log", title="training loss")
     mark_failures(left, short_runs(fits))
     if hessian:  # one legend entry for the crosses of every level
