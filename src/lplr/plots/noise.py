@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from lplr.plots.style import (condition_of, is_thick, level_label, level_styles, line_kw, mark_failures, no_data,
                               ordered, positive, save, set_style, short_runs, symlog_steps)
@@ -19,7 +20,9 @@ def _runs_by_batch(fits: pd.DataFrame):
     """[(batch size, style, completed runs of that size)], largest batch (the GD reference) first."""
     level_of = pd.to_numeric(condition_of(fits, "batch_size"), errors="coerce")
     levels = ordered(level_of)[::-1]
-    styles = level_styles(levels)
+    # a qualitative palette: three or four batch sizes on the sequential one came out as near-identical blues
+    styles = {b: {**style, "color": color} for (b, style), color in
+              zip(level_styles(levels).items(), sns.color_palette("colorblind", n_colors=len(levels)))}
     return [(b, styles[b], fits[(level_of == b) & (fits["status"] == "completed")].sort_values("seed")) for b in levels]
 
 
