@@ -153,13 +153,12 @@ def test_a_where_condition_outside_the_grammar_or_on_an_unknown_column_names_the
 
 
 def test_the_critical_batch_at_the_last_probe_and_none_past_gds_stability_limit():
-    from lplr.analysis import regime_of
     from lplr.beyond import run_statistics
 
     probe = pd.DataFrame({"step": [0, 10, 100], "sharpness": [0.2, 0.5, 0.9], "b_noise": [10.0, 80.0, 1000.0]})
     settings = {"optimizer": "sgd", "batch_size": "full"}
-    row = run_statistics(pd.DataFrame({"step": [0]}), probe, settings, N, 0.5, regime_of)
+    row = run_statistics(pd.DataFrame({"step": [0]}), probe, settings, N, 0.5)
     assert row["critical_batch_final"] == pytest.approx(critical_batch(0.9, 1000.0, N))
     assert row["critical_batch_final"] > 100 > 1 > row["critical_batch_0"] * 0.5 and row["descent_ratio_0"] == 1.0
-    past = run_statistics(pd.DataFrame({"step": [0]}), probe.assign(sharpness=[0.2, 1.0, 2.2]), settings, N, 0.5, regime_of)
+    past = run_statistics(pd.DataFrame({"step": [0]}), probe.assign(sharpness=[0.2, 1.0, 2.2]), settings, N, 0.5)
     assert np.isnan(past["critical_batch_final"]) and np.isfinite(past["critical_batch_0"])
