@@ -1,4 +1,5 @@
-"""Skipping the input columns that are zero at every training point (training.skip_zero_columns, lplr.columns).
+"""Fewer first-layer FLOPs in training (lplr.columns): the zero input columns skipped
+(training.skip_zero_columns), and W_1 turned onto the training inputs' row space (training.train_in_row_space).
 
     python benchmarks/zero_columns.py [--widths 32 64 128 256] [--seeds 8] [--steps 300] [--rounds 2]
                                       [--threads 1] [--device cpu|cuda] [--no-probe]
@@ -6,11 +7,13 @@
 Training: for each width, the default E1 job (config.yaml's `training` block: 5-layer MLP, He init, GD at
 eta = 0.01, sharpness every 20 steps, the loss-level checkpoints; n = 256 embedded MNIST pixels, float32,
 `seeds` seeds batched in one job, each on its own training subset as data.seed: per_run draws them) by
-lplr.train.train_job, with the skip and without, interleaved round by round in THIS process. Printed:
-steps/s of each (median over rounds) and the ratio, and how far the two agree: the largest relative
-difference of the loss and the test loss over all seeds and steps (summation order, lplr.columns); then the
-jobs' summed time over the widths with and without, the issue's measure (target: >= 20% lower). `--steps` < 2000 shortens every job alike, so the
-ratio is the default jobs' up to their start-up and checkpoint writes.
+lplr.train.train_job in three arms, interleaved round by round in THIS process (the order rotates):
+"full" (both off: the engine before issue 24), "columns" (the skip only) and "row space" (both on: the
+default). Printed: steps/s of each (median over rounds), the ratios to "full", and how far each agrees with
+"full": the largest relative difference of the loss and the test loss over all seeds and steps (summation
+order, lplr.columns); then the jobs' summed time over the widths per arm, the issue's measure (target: >= 20%
+lower). `--steps` < 2000 shortens every job alike, so the ratio is the default jobs' up to their start-up
+and checkpoint writes.
 Probe: lplr.probe.probe_run of one seed's run per width (its 12+ checkpoints, float64 kernel, PL audit,
 Hessian at the ends), with and without the skip (the manifest's setting), same interleaving.
 Ratios, not times: the machine may be shared (the load average is printed).
@@ -76,11 +79,17 @@ def probe(train_dir: Path, data: Path, out: Path, skip: bool, device: str) -> fl
     return time.perf_counter() - start
 
 
-def difference(scratch: Path, width: int, column: str, seeds: int) -> float:
-    """max |a - b| / |b| of a metrics column, skip (a) against full (b), over the first round's seeds and steps."""
+ARMS = {"full": {"skip_zero_columns": False, "train_in_row_space": False},
+        "columns": {"skip_zero_columns": True, "train_in_row_space": False},
+        "row space": {"skip_zero_columns": True, "train_in_row_space": True}}
+
+
+def difference(scratch: Path, width: int, arm: str, column: str, seeds: int) -> float:
+    """max |a - b| / |b| of a metrics column, `arm` (a) against "full" (b), over the first round's seeds and steps."""
     worst = 0.0
     for seed in range(seeds):
-        a, b = (pd.read_csv(scratch / f"w{width}-{skip}-0" / f"seed={seed}" / "metrics.csv")[column] for skip in (True, False))
+        a, b = (pd.read_csv(scratch / f"w{width}-{name}-0" / f"seed={seed}" / "metrics.csv")[column]
+                for name in (arm, "full"))
         worst = max(worst, float(np.nanmax(np.abs(a - b) / np.abs(b))))
     return worst
 
@@ -99,6 +108,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     training = yaml.safe_load((ROOT / "config.yaml").read_text())["training"]
     base = {**training, "steps": args.steps, "precision": args.precision, "resume_every": 10**9}
+    arms = list(ARMS)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         data = datasets(scratch / "data", list(range(args.seeds)))
@@ -106,39 +116,41 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.1f}; {args.seeds} seeds batched, {args.steps} steps, "
               f"{args.threads} thread(s), device {args.device}; {zero} of {d} input columns zero in every "
               "training subset of the job")
-        print(f"{'width':>6} {'steps/s skip':>13} {'steps/s full':>13} {'speed-up':>9} {'rel. diff loss':>15} "
-              f"{'test loss':>10}"
+        print(f"{'width':>6} " + " ".join(f"{'steps/s ' + arm:>18}" for arm in arms)
+              + " " + " ".join(f"{'x ' + arm:>11}" for arm in arms[1:])
+              + " " + " ".join(f"{'diff ' + arm + ' loss/test':>26}" for arm in arms[1:])
               + ("" if args.no_probe else f" {'probe s skip':>13} {'probe s full':>13} {'speed-up':>9}"))
-        totals = {True: 0.0, False: 0.0}
+        totals = dict.fromkeys(arms, 0.0)
         probe_totals = {True: 0.0, False: 0.0}
         for width in args.widths:
-            times = {True: [], False: []}
+            times = {arm: [] for arm in arms}
             probes = {True: [], False: []}
             for round_ in range(args.rounds):
-                for skip in ((True, False) if round_ % 2 == 0 else (False, True)):
-                    out = scratch / f"w{width}-{skip}-{round_}"
-                    times[skip].append(train({**base, "width": width, "skip_zero_columns": skip}, data, out,
-                                             args.device))
+                for arm in arms[round_ % 3:] + arms[:round_ % 3]:
+                    out = scratch / f"w{width}-{arm}-{round_}"
+                    times[arm].append(train({**base, "width": width, **ARMS[arm]}, data, out, args.device))
+            run = scratch / f"w{width}-columns-0" / "seed=0"
             if not args.no_probe and width == args.widths[0]:  # warm-up (first calls of torch.func, imports)
-                probe(scratch / f"w{width}-True-0" / "seed=0", data[0], scratch / "warm-up", True, args.device)
+                probe(run, data[0], scratch / "warm-up", True, args.device)
             for round_ in range(0 if args.no_probe else args.rounds):
                 for skip in ((True, False) if round_ % 2 == 0 else (False, True)):
-                    run = scratch / f"w{width}-True-0" / "seed=0"
                     probes[skip].append(probe(run, data[0], scratch / f"p{width}-{skip}-{round_}", skip, args.device))
-            t = {skip: statistics.median(v) for skip, v in times.items()}
-            line = (f"{width:>6} {args.steps / t[True]:>13.2f} {args.steps / t[False]:>13.2f} "
-                    f"{t[False] / t[True]:>8.2f}x {difference(scratch, width, 'loss', args.seeds):>15.1e} "
-                    f"{difference(scratch, width, 'test_loss', args.seeds):>10.1e}")
-            for skip in t:
-                totals[skip] += t[skip]
+            t = {arm: statistics.median(v) for arm, v in times.items()}
+            line = (f"{width:>6} " + " ".join(f"{args.steps / t[arm]:>18.2f}" for arm in arms)
+                    + " " + " ".join(f"{t['full'] / t[arm]:>10.2f}x" for arm in arms[1:])
+                    + " " + " ".join(f"{difference(scratch, width, arm, 'loss', args.seeds):>17.1e}/"
+                                     f"{difference(scratch, width, arm, 'test_loss', args.seeds):.1e}"
+                                     for arm in arms[1:]))
+            for arm in arms:
+                totals[arm] += t[arm]
             if not args.no_probe:
                 p = {skip: statistics.median(v) for skip, v in probes.items()}
                 line += f" {p[True]:>13.2f} {p[False]:>13.2f} {p[False] / p[True]:>8.2f}x"
                 for skip in p:
                     probe_totals[skip] += p[skip]
             print(line, flush=True)
-        print(f"summed training time: skip {totals[True]:.1f} s, full {totals[False]:.1f} s: "
-              f"{100 * (1 - totals[True] / totals[False]):.1f}% lower with the skip")
+        print("summed training time: " + ", ".join(f"{arm} {totals[arm]:.1f} s" for arm in arms) + "; "
+              + ", ".join(f"{arm} {100 * (1 - totals[arm] / totals['full']):.1f}% lower than full" for arm in arms[1:]))
         if not args.no_probe:
             print(f"summed probe time: skip {probe_totals[True]:.1f} s, full {probe_totals[False]:.1f} s: "
                   f"{100 * (1 - probe_totals[True] / probe_totals[False]):.1f}% lower with the skip")

@@ -23,8 +23,11 @@ from test_zero_columns import sparse_data  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden" / "training.json"
 EXTRA = {"sharpness_every": 7, "loss_checkpoints": [0.5, 0.2]}
+FULL = {"skip_zero_columns": False, "train_in_row_space": False}
 KINDS = {"gd": {}, "sgd_momentum": SGD, "cnn": dict(SGD, arch="cnn", width=4, depth=2, momentum=0.0),
-         "gd_full": {"skip_zero_columns": False}, "sgd_momentum_full": dict(SGD, skip_zero_columns=False)}
+         "gd_full": FULL, "sgd_momentum_full": dict(SGD, **FULL),
+         # every column kept (36 > n = 32): W_1 turned onto the training inputs' row space
+         "gd_row_space": {"skip_zero_columns": False}, "sgd_momentum_row_space": dict(SGD, skip_zero_columns=False)}
 
 
 def run_hashes(folder: Path) -> dict:

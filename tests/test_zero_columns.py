@@ -27,6 +27,7 @@ from lplr.probe import probe_run  # noqa: E402
 from lplr.schedule import optimizer_settings  # noqa: E402
 from lplr.train import train_job  # noqa: E402
 
+BASE = {**BASE, "train_in_row_space": False}  # the skip alone here; turned onto the row space: test_row_space.py
 SHAPE = (1, 6, 6)
 ZERO = [0, 1, 2, 3, 4, 5, 11, 17, 23, 29, 35]  # the top row and the right column: 11 of 36 pixels
 RTOL = {"float32": 2e-6, "float64": 2e-12}  # measured: <= 3e-7 and <= 5e-13 (module docstring)

@@ -22,7 +22,9 @@ places (batched matrix products sum in another order; the test states how far).
 The MLP's input columns that are zero at every training point of the job (lplr.columns; the union of
 the seeds' non-zero columns K, so with per-run subsets a seed's bits may depend on which subsets share its
 job) are skipped by the mlp step: W_1 is stored with K first (checkpoints get the model's order back), the
-training inputs hold K only and the test inputs are put in the stored order.
+training inputs hold K only and the test inputs are put in the stored order. Where a seed has fewer training
+points than kept columns, its K block is also turned onto its training inputs' row space (lplr.columns,
+InputBasis: each seed its own rotation), and the training inputs hold the n row-space coordinates only.
 
 A stopped (diverged) seed is masked: its parameters go back to theta_0 and its eta to 0, so it stays
 finite and costs the same; the others go on.
@@ -41,7 +43,7 @@ from lplr.hessian import hessian_top_eigenvalue
 from lplr.per_seed import aligned_offsets, test_metrics, tracked_lambda_min
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
-FIRST_WEIGHT = "layers.0.weight"  # the MLPs' W_1, whose input columns lplr.columns may skip
+FIRST_WEIGHT = columns_of.FIRST_WEIGHT
 
 
 class StackedParameters:
@@ -52,11 +54,11 @@ class StackedParameters:
     what makes a seed's bits independent of its row: MKL's small products (the readout's [1, m] gradient)
     take another summation order when their output is not aligned, which unpadded rows of odd length P are
     not, except row 0.
-    order: the MLP's W_1 stored with its input columns in this order (lplr.columns.stored_order: the kept
-    columns first, so W_1[:, K] is a view); `state_dict` and `original` give the model's order back.
+    bases: per row, the coordinates W_1 is stored in (lplr.columns.InputBasis: the kept columns first, so
+    W_1[:, :kept] is a view; None: the model's); `state_dict` and `original` give the model's back.
     """
 
-    def __init__(self, models: list[torch.nn.Module], order: torch.Tensor | None = None):
+    def __init__(self, models: list[torch.nn.Module], bases: list | None = None):
         first = next(models[0].parameters())
         self.names = [name for name, _ in models[0].named_parameters()]
         self.shapes = [p.shape for p in models[0].parameters()]
@@ -64,12 +66,15 @@ class StackedParameters:
         self.offsets, width = aligned_offsets([math.prod(shape) for shape in self.shapes], first.element_size())
         self.flat = torch.zeros(len(models), width, dtype=first.dtype, device=first.device)
         self.views = self.split(self.flat)
-        self.order, self.inverse = order, None if order is None else torch.argsort(order)
+        self.bases = bases if bases is not None and bases[0] is not None else None
         with torch.no_grad():
             for j, model in enumerate(models):
                 torch._foreach_copy_([view[j] for view in self.views.values()],
-                                     [self.stored(name, p.detach()) for name, p in model.named_parameters()])
+                                     [self.stored(name, p.detach(), j) for name, p in model.named_parameters()])
         self.theta0 = self.flat.clone()
+        # W_1(0) in the model's coordinates, per row: what `original` adds the turned-back change to
+        self.first0 = ([dict(m.named_parameters())[FIRST_WEIGHT].detach().clone() for m in models]
+                       if self.bases is not None and self.bases[0].rotation is not None else None)
         self._work = None  # diagnostics' buffer, allocated on first use
 
     def split(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -78,19 +83,23 @@ class StackedParameters:
         return {name: flat[:, a:a + math.prod(shape)].view(s, *shape)
                 for name, shape, a in zip(self.names, self.shapes, self.offsets)}
 
-    def stored(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
-        """A parameter in the model's column order -> as stored (W_1's columns in `order`)."""
-        return tensor if self.order is None or name != FIRST_WEIGHT else tensor.index_select(-1, self.order)
+    def stored(self, name: str, tensor: torch.Tensor, j: int) -> torch.Tensor:
+        """Row j's parameter in the model's coordinates -> as stored (W_1 in row j's basis)."""
+        return tensor if self.bases is None or name != FIRST_WEIGHT else self.bases[j].stored(tensor)
 
-    def original(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
-        """A stored parameter (or its [S, ...] stack) -> in the model's column order."""
-        return tensor if self.order is None or name != FIRST_WEIGHT else tensor.index_select(-1, self.inverse)
+    def original(self, name: str, tensor: torch.Tensor, j: int) -> torch.Tensor:
+        """Row j's stored parameter -> in the model's coordinates."""
+        if self.bases is None or name != FIRST_WEIGHT:
+            return tensor
+        if self.first0 is None:  # the kept columns only: a permutation back
+            return self.bases[j].original(tensor, None, None)
+        return self.bases[j].original(tensor, self.split(self.theta0)[FIRST_WEIGHT][j], self.first0[j])
 
     def state_dict(self, seed_index: int, flat: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One seed's parameters (of `flat`, default the current ones) as its model's state_dict (host copies),
         as lplr.train saves them: full shapes, the model's column order."""
         views = self.views if flat is None else self.split(flat)
-        return {name: host_copy(self.original(name, view[seed_index])) for name, view in views.items()}
+        return {name: host_copy(self.original(name, view[seed_index], seed_index)) for name, view in views.items()}
 
     @torch.no_grad()
     def diagnostics(self, g: torch.Tensor) -> torch.Tensor:
@@ -242,18 +251,24 @@ class StackedStepper:
         self.rows = len(row_runs)
         if method == "auto":
             method = "mlp" if ntk.is_structured_mlp(self.models[0]) else "vmap"
-        # the job's kept input columns K (lplr.columns; the mlp step only): W_1 stored with K first, the
-        # training inputs cut to K, the test inputs' columns in the stored order
-        self.columns = columns_of.job_columns(runs, [d["x_train"] for d in data]) if method == "mlp" else None
-        order = columns_of.stored_order(self.columns, first[0].numel())
-        self.stack = StackedParameters(self.models * self.rows if self.count == 1 else self.models, order)
+        # ||theta_0|| per tensor, then summed (the per-seed order), in the model's coordinates
+        self.theta0_norms = [math.sqrt(sum(float(p.detach().pow(2).sum()) for p in m.parameters())) for m in self.models]
+        # the job's input coordinates (lplr.columns; the mlp step only): W_1 stored with the kept columns K first
+        # (and turned onto each seed's row space where n < |K|), the training inputs cut to the first `kept`
+        # stored columns, the test inputs in the stored coordinates
+        bases = (columns_of.job_bases(runs, [d["x_train"] for d in data]) if method == "mlp" else [None] * self.count)
+        row_bases = bases * 2 if self.count == 1 else bases
+        self.stack = StackedParameters(self.models * self.rows if self.count == 1 else self.models, row_bases)
         self.param_count = self.stack.param_count
-        self.x = _stacked(_each(row_data, "x_train", lambda x: columns_of.narrow(x, self.columns)))
-        self.x_test = _stacked(_each(row_data, "x_test", lambda x: columns_of.narrow(x, order)))
+        self.kept = None if bases[0] is None else bases[0].kept
+        self.x = _stacked(_each(row_data, "x_train", row_bases, lambda b, x: x if b is None else b.inputs(x, True)))
+        self.x_test = _stacked(_each(row_data, "x_test", row_bases, lambda b, x: x if b is None else b.inputs(x, False)))
         self.y, self.y_test = (_stacked([d[k] for d in row_data]) for k in ("y_train", "y_test"))
-        theta0_views = self.stack.split(self.stack.theta0)  # ||theta_0|| per tensor, then summed: the per-seed order
-        self.theta0_norms = [math.sqrt(sum(float(self.stack.original(name, v[j]).pow(2).sum())
-                                           for name, v in theta0_views.items())) for j in range(self.count)]
+        # the tracked kernels read the kept columns K of a seed's model in its own coordinates, or, turned onto
+        # the row space, the first `kept` columns of its model in the stored coordinates
+        self.rotated = bases[0] is not None and bases[0].rotation is not None
+        self.columns = (torch.arange(self.kept, device=device) if self.rotated
+                        else None if bases[0] is None else bases[0].columns)
         self.neg_lr = torch.tensor([-self.lrs[0 if self.count == 1 else j] for j in range(self.rows)],
                                    dtype=dtype, device=device)[:, None]
         self.velocity = torch.zeros_like(self.stack.flat) if opt["momentum"] else None
@@ -261,14 +276,14 @@ class StackedStepper:
                         if opt["sgd"] else None)
         if method not in STEP_METHODS:
             raise ValueError(f"unknown step method {method!r}; use 'auto', 'mlp' or 'vmap'")
-        self.loss_and_grad, self.forward = (STEP_METHODS[method](self.models[0], self.stack) if self.columns is None
-                                            else mlp_step(self.models[0], self.stack, len(self.columns)))
+        self.loss_and_grad, self.forward = (STEP_METHODS[method](self.models[0], self.stack) if self.kept is None
+                                            else mlp_step(self.models[0], self.stack, self.kept))
         self.levels = LossLevelCheckpoints(runs[0].get("loss_checkpoints", []), self.stack.flat)  # row by row
         self.seed_index = torch.arange(self.rows, device=device)[:, None]
         self.active = [True] * self.count
         self.dtype, self.device = first.dtype, first.device
         self.layout = {"method": method, "layout": self.stack.offsets,
-                       **({} if self.columns is None else {"kept_columns": self.columns.tolist()})}
+                       **columns_of.layout(bases)}
         self.g = None
 
     def evaluate(self, row: torch.Tensor, step: int) -> None:
@@ -283,10 +298,12 @@ class StackedStepper:
         self.levels.observe(step, loss, self.stack.flat)
 
     def seed_model(self, j: int) -> torch.nn.Module:
-        """Seed j's own model holding a copy of its row (own aligned storage): its kernels see only its bits."""
+        """Seed j's own model holding a copy of its row (own aligned storage): its kernels see only its bits. In the
+        model's coordinates, or turned onto the row space the row as stored (the kernels read `self.columns`)."""
         with torch.no_grad():
             torch._foreach_copy_(list(self.models[j].parameters()),
-                                 [self.stack.original(name, view[j]) for name, view in self.stack.views.items()])
+                                 [view[j] if self.rotated else self.stack.original(name, view[j], j)
+                                  for name, view in self.stack.views.items()])
         return self.models[j]
 
     def top_eigenpair(self, j: int, vector, iterations: int):
@@ -349,13 +366,14 @@ class StackedStepper:
         self.levels.load_state_dict(state["loss_levels"])
 
 
-def _each(data: list[dict], key: str, transform) -> list[torch.Tensor]:
-    """transform(d[key]) for each data set, once per distinct tensor: a shared set stays one tensor."""
+def _each(data: list[dict], key: str, bases: list, transform) -> list[torch.Tensor]:
+    """transform(basis, d[key]) for each row's data set, once per distinct (basis, tensor): a shared set in a
+    shared basis stays one tensor."""
     done = {}
-    for d in data:
-        if id(d[key]) not in done:
-            done[id(d[key])] = transform(d[key])
-    return [done[id(d[key])] for d in data]
+    for d, basis in zip(data, bases):
+        if (id(basis), id(d[key])) not in done:
+            done[id(basis), id(d[key])] = transform(basis, d[key])
+    return [done[id(basis), id(d[key])] for d, basis in zip(data, bases)]
 
 
 def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:

@@ -6,7 +6,9 @@ The parameters live as views into one flat tensor (FlatParameters), so theta_t -
 subtraction into a preallocated buffer; the norms are still taken per parameter tensor and summed (the
 same float32 reduction order as separate tensors, so the same bits).
 The MLP's training forward, backward and tracked kernels read only the job's kept input columns
-(lplr.columns; W_1[:, K] gathered per step, its gradient scattered back by autograd with exact zeros).
+(lplr.columns; W_1[:, K] gathered per step, its gradient scattered back by autograd with exact zeros). Where a
+seed has fewer training points than kept columns, its model holds W_1 turned onto its training inputs' row
+space (lplr.columns.InputBasis) and reads the first n columns; checkpoints get the model's coordinates back.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lplr.models import build_model
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
 ALIGN_BYTES = 64
+FIRST_WEIGHT = columns_of.FIRST_WEIGHT
 
 
 def aligned_offsets(numels: list[int], element_size: int) -> tuple[list[int], int]:
@@ -131,22 +134,43 @@ def test_metrics(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
 class Seed:
     """One seed's model (theta_0 from torch.manual_seed(seed) on the CPU, so cpu and cuda runs start from the
     same theta_0), flat parameters, eta (lplr.schedule.learning_rate), velocity, batch stream and data.
-    columns: the job's kept input columns (lplr.columns; None: all): the training inputs `x` hold only them,
-    eta is calibrated on the full inputs (once, as without the skip)."""
+    basis: its input coordinates (lplr.columns.InputBasis; None: the model's): the training inputs `x` hold only
+    the kept columns (and, turned onto the row space, the model holds W_1 so); eta is calibrated on the full
+    inputs in the model's coordinates (once, as without the skip)."""
 
     def __init__(self, settings: dict, data: dict, opt: dict, dtype: torch.dtype, device: torch.device, levels,
-                 columns: torch.Tensor | None = None):
+                 basis: columns_of.InputBasis | None = None):
         self.x, self.y, self.x_test, self.y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
         torch.manual_seed(settings["seed"])
         self.model = build_model(settings, tuple(self.x.shape[1:])).to(dtype).to(device)
         self.flat = FlatParameters(self.model)
         self.params = self.flat.params
         self.lr, self.lambda_max0 = learning_rate(settings, self.model, self.x)
-        self.columns, self.x = columns, columns_of.narrow(self.x, columns)
+        self.theta0_norm = self.flat.theta0_norm()
+        self.basis = basis if basis is not None and basis.rotation is not None else None  # turned onto the row space
+        self.columns = None if basis is None else basis.columns
+        if self.basis is not None:
+            weight = dict(self.model.named_parameters())[FIRST_WEIGHT]
+            self.first0 = weight.detach().clone()
+            with torch.no_grad():
+                weight.copy_(self.basis.stored(weight))
+                self.flat.theta0.copy_(self.flat.flat)
+            self.columns = torch.arange(self.basis.kept, device=device)
+            self.x_test = self.basis.inputs(self.x_test, train=False)
+        self.x = self.x if basis is None else basis.inputs(self.x, train=True)
         self.velocity = [torch.zeros_like(p) for p in self.params] if opt["momentum"] else None
         self.stream = BatchStream(len(self.x), opt["batch_size"], batch_seed(settings["seed"])) if opt["sgd"] else None
         self.levels = LossLevelCheckpoints(levels, self.flat.flat)
         self.grads = None
+
+    def state(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The model's state_dict (host copies, the model's coordinates) of flat parameters `flat`."""
+        names = [name for name, _ in self.model.named_parameters()]
+        state = dict(zip(names, self.flat.views(flat)))
+        if self.basis is not None:
+            stored0 = dict(zip(names, self.flat.views(self.flat.theta0)))[FIRST_WEIGHT]
+            state[FIRST_WEIGHT] = self.basis.original(state[FIRST_WEIGHT], stored0, self.first0)
+        return {name: host_copy(v) for name, v in state.items()}
 
 
 class PerSeedStepper:
@@ -159,15 +183,15 @@ class PerSeedStepper:
             raise ValueError(f"step method {method!r} is for the batched stepper; the per-seed stepper has one")
         first = data[0]["x_train"]
         self.opt, self.count, self.rows = opt, len(runs), len(runs)
-        columns = columns_of.job_columns(runs, [d["x_train"] for d in data])  # one K for the job, as batched
-        self.seeds = [Seed(s, d, opt, first.dtype, first.device, s.get("loss_checkpoints", []), columns)
-                      for s, d in zip(runs, data)]
+        bases = columns_of.job_bases(runs, [d["x_train"] for d in data])  # one K for the job, as batched
+        self.seeds = [Seed(s, d, opt, first.dtype, first.device, s.get("loss_checkpoints", []), basis)
+                      for s, d, basis in zip(runs, data, bases)]
         self.lrs = [seed.lr for seed in self.seeds]
         self.lambda_max0 = [seed.lambda_max0 for seed in self.seeds]
-        self.theta0_norms = [seed.flat.theta0_norm() for seed in self.seeds]
+        self.theta0_norms = [seed.theta0_norm for seed in self.seeds]
         self.param_count = sum(p.numel() for p in self.seeds[0].params)
         self.active = [True] * self.count
-        self.layout = {} if columns is None else {"kept_columns": columns.tolist()}
+        self.layout = columns_of.layout(bases)
         self.dtype, self.device = first.dtype, first.device
 
     def _live(self):
@@ -201,7 +225,10 @@ class PerSeedStepper:
         return {j: test_metrics(seed.model(seed.x_test), seed.y_test) for j, seed in self._live()}
 
     def checkpoint(self, j: int) -> dict[str, torch.Tensor]:
-        return {name: host_copy(p) for name, p in self.seeds[j].model.state_dict().items()}
+        seed = self.seeds[j]
+        if seed.basis is not None:
+            return seed.state(seed.flat.flat)
+        return {name: host_copy(p) for name, p in seed.model.state_dict().items()}
 
     def take_batches(self, count: int):
         """The next `count` batches of each seed, one host-to-device copy per seed."""
@@ -224,9 +251,7 @@ class PerSeedStepper:
 
     def level_checkpoint(self, j: int, level: float) -> dict[str, torch.Tensor]:
         seed = self.seeds[j]
-        params = seed.levels.params[seed.levels.levels.index(level)]
-        names = [name for name, _ in seed.model.named_parameters()]
-        return {name: host_copy(v) for name, v in zip(names, seed.flat.views(params))}
+        return seed.state(seed.levels.params[seed.levels.levels.index(level)])
 
     def state_dict(self) -> dict:
         return {"seeds": [{"params": [host_copy(p) for p in seed.params],

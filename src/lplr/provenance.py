@@ -36,6 +36,8 @@ HOW_IT_RAN = ("device", "gpus", "data.root", "experiments.*.data.root", "bundle_
               "experiments.*.training.seed_batching",
               # zero input columns skipped or not: the same numbers up to float rounding (lplr.columns)
               "training.skip_zero_columns", "experiments.*.training.skip_zero_columns",
+              # W_1 in the training inputs' row space or not: the same numbers up to float rounding (lplr.columns)
+              "training.train_in_row_space", "experiments.*.training.train_in_row_space",
               "notebooks")  # which run explorers are built: the same results
 
 

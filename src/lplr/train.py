@@ -5,7 +5,9 @@ kernels behind `method`:
     batched   the seeds' parameters stacked as rows of one [S, P] tensor, one batched step (lplr.batched)
 A seed's bits do not depend on which seeds share its job; the two steppers agree to float rounding.
 With training.skip_zero_columns (default) the MLP's steppers skip the input columns zero at every training
-point of the job (lplr.columns): the same numbers up to float rounding, fewer FLOPs.
+point of the job, and with training.train_in_row_space (default) they hold W_1 turned onto the training
+inputs' row space where it has fewer dimensions than the kept columns (lplr.columns): the same numbers up to
+float rounding, fewer FLOPs.
 The optimiser, batch order and schedules are in lplr.schedule; the run folder (staging, metrics.csv,
 manifest.json, the resume file) in lplr.runfolder.
 
