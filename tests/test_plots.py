@@ -106,10 +106,12 @@ def experiment(conditions, seeds, steps=600, eval_every=1, diverged=(), no_windo
 
 
 def with_tracked_hessian(runs: dict) -> dict:
-    """The runs with eta lambda_max(H_t) tracked every 20 steps (training.hessian_every), 10% above the sharpness."""
+    """The runs with eta lambda_max(H_t) tracked every 20 steps (training.hessian_every), 10% above the sharpness,
+    and probed at every checkpoint (the probes' hessian_sharpness), 20% above the probe's."""
     for run in runs.values():
         m = run["metrics"]
         m["hessian_sharpness_tracked"] = np.where(m["step"] % 20 == 0, 1.1 * m["sharpness"], np.nan)
+        run["spectrum"]["hessian_sharpness"] = 1.2 * run["spectrum"]["sharpness"]
     return runs
 
 
@@ -173,7 +175,8 @@ EXPECTED_TEXT = {
     "pl_ratio": ("diverged at step", "median"),
     "sharpness": ("6 of 8 runs stay at or below 1", "GD stability limit", "diverged at step"),
     "sharpness_calibrated": ("3 of 3 runs stay at or below 1", "diverged at step"),
-    "sharpness_eos": ("0 of 4 runs stay at or below 1", r"$\eta \leq 1/L$", r"$\eta\lambda_{\max}(H_t)$ (tracked)"),
+    "sharpness_eos": ("0 of 4 runs stay at or below 1", r"$\eta \leq 1/L$", r"$\eta\lambda_{\max}(H_t)$ (tracked)",
+                      r"$\eta\lambda_{\max}(H)$ (probes)"),
     "cnn_sgd": ("diverged at step", "no linear window", "seed 2: no window", "slope 1"),
     "batch_size": ("n = 2-3 of 3 runs",),
     "depth_init": ("LPLR exits (probe): he 5/5 (D=3,8), depth_aware 0/6; sharpness above 2 (Gauss-Newton or Hessian)",

@@ -82,13 +82,15 @@ FIGURES = {figure.name: figure for figure in (
 
 
 # the tracked sharpness of every run, one figure per E1 arm
-FIGURES.update({name: Figure(name, experiment, ("runs", "curves"),
-                             lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out), description)
+FIGURES.update({name: Figure(name, experiment, ("runs", "curves", "probes"),
+                             lambda t, out, o: regimes.sharpness_along_training(t["runs"], t["curves"], out,
+                                                                                probes=t["probes"]), description)
                 for name, experiment, description in (
     ("sharpness", "width", "E1 at a fixed eta: the tracked sharpness of every run against the theorem's eta <= 1/L, "
                            "and the loss"),
     ("sharpness_calibrated", "width_calibrated", "E1 at a fixed eta*lambda_max(Theta_0)/n: the tracked sharpness and the loss"),
-    ("sharpness_eos", "width_eos", "The edge-of-stability contrast: the tracked sharpness and the loss"))})
+    ("sharpness_eos", "width_eos", "The edge-of-stability contrast: the tracked sharpness (Gauss-Newton; the Hessian's "
+                                   "tracked and probed) and the loss"))})
 
 
 def figure_inputs(name: str) -> dict[str, str]:
