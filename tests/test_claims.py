@@ -136,6 +136,20 @@ def test_bonferroni_over_the_primary_rows_and_scale_requirements():
     assert out[out["claim"] == "absent"]["note"].iloc[0] == "experiment cnn not run in this build"
 
 
+def test_a_requirement_met_by_a_setting_every_run_shares_is_tested():
+    """The step arm sets width 1024 in its training block, so its runs.csv has no width column: the requirement is
+    looked up in the experiment's shared settings (lplr.config.shared_settings) and the row gets a verdict."""
+    frame = runs(rate_slowdown=lambda w, s, rng: 1.0 + 0.01 * rng.standard_normal()).drop(columns="width")
+    big = {**claim("rate_slowdown", {"test": "equivalence", "low": 0.67, "high": 1.5}), "requires": {"width": 1024}}
+    def verdict(shared):
+        out = build_ledger({"family_confidence": 0.95, "list": [big]}, {"width": frame}, {"width": DATA},
+                           {"width": "theorem"}, "cfg", shared)
+        return out["verdict"].iloc[0], str(out["note"].iloc[0])
+    assert verdict({"width": {"width": 1024}}) == ("supported", "")
+    assert verdict({"width": {"width": 512}})[0] == "not tested at this scale"
+    assert "needs width=1024" in verdict(None)[1]  # neither a column nor a shared setting
+
+
 def test_bad_claims_name_the_claim_and_the_column():
     frame = runs(rate_slowdown=lambda w, s, rng: 1.0)
     with pytest.raises(ClaimError, match="'c'.*no column 'depth'"):

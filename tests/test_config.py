@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lplr.config import ConfigError, data_key, data_settings, enabled_experiments, experiment_runs, run_id, validate_config
+from lplr.config import (ConfigError, data_key, data_settings, enabled_experiments, experiment_runs, run_id,
+                         shared_settings, validate_config)
 
 
 def test_default_config_is_valid(default_config, schema):
@@ -74,6 +75,8 @@ def test_conditions_list_expands_with_seeds(default_config, schema):
     assert list(runs) == ["init=he+lr=0.5+lr_mode=calibrated+seed=0", "init=he+lr=0.5+lr_mode=calibrated+seed=1",
                           "init=depth_aware+lr=0.2+lr_mode=fixed+seed=0", "init=depth_aware+lr=0.2+lr_mode=fixed+seed=1"]
     assert runs["init=depth_aware+lr=0.2+lr_mode=fixed+seed=1"]["width"] == 16
+    shared = shared_settings(config, "pair")  # what every run has alike: the width, not the varied init or seed
+    assert shared["width"] == 16 and "init" not in shared and "seed" not in shared and "lr" not in shared
 
 
 def test_vary_and_conditions_together_are_refused(default_config, schema):

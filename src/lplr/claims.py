@@ -68,16 +68,19 @@ def condition_selections(runs: pd.DataFrame, at) -> list[tuple[str, pd.DataFrame
 # the ledger
 # ------------------------------------------------------------------------------------------------
 
-def unmet_requirements(requires: dict, runs: pd.DataFrame, data: dict) -> list[str]:
-    """The parts of a claim's `requires` ({width: 1024, dataset: cifar10, n_train: 2000}) the experiment lacks."""
+def unmet_requirements(requires: dict, runs: pd.DataFrame, data: dict, shared: dict | None = None) -> list[str]:
+    """The parts of a claim's `requires` ({width: 1024, dataset: cifar10, n_train: 2000}) the experiment lacks:
+    checked on the runs' column, else on the setting all its runs share (lplr.config.shared_settings)."""
     missing = []
+    shared = shared or {}
     for key, value in (requires or {}).items():
         if key in ("dataset", "n_train"):
             have = data.get(key)
             ok = have == value if key == "dataset" else (have or 0) >= value
-        elif key in runs:
-            ok = (runs[key].astype(float) >= float(value)).any() if isinstance(value, (int, float)) else \
-                (runs[key].astype(str) == str(value)).any()
+        elif key in runs or key in shared:
+            have = runs[key] if key in runs else pd.Series([shared[key]])
+            ok = (have.astype(float) >= float(value)).any() if isinstance(value, (int, float)) else \
+                (have.astype(str) == str(value)).any()
         else:
             ok = False
         if not ok:
@@ -133,7 +136,8 @@ def primary_label(claim: dict, experiment: str, runs: pd.DataFrame | None) -> st
     return selections[0][0] if selections else ""
 
 
-def plan_rows(claims: list[dict], runs_by_experiment: dict, data_by_experiment: dict) -> list[tuple]:
+def plan_rows(claims: list[dict], runs_by_experiment: dict, data_by_experiment: dict,
+              shared_by_experiment: dict | None = None) -> list[tuple]:
     """[(claim, experiment, condition label, runs or None, unmet requirements or reason, primary)]."""
     planned = []
     for claim in claims:
@@ -151,7 +155,8 @@ def plan_rows(claims: list[dict], runs_by_experiment: dict, data_by_experiment: 
             if claim["statistic"] not in runs:
                 raise ClaimError(f"claim {claim['id']!r}: statistic {claim['statistic']!r} is not a column of "
                                  f"results/fits/{experiment}/runs.csv")
-            missing = unmet_requirements(claim.get("requires"), runs, data_by_experiment.get(experiment, {}))
+            missing = unmet_requirements(claim.get("requires"), runs, data_by_experiment.get(experiment, {}),
+                                         (shared_by_experiment or {}).get(experiment))
             for label, selection in selections:
                 planned.append((claim, experiment, label, selection, missing + same_sides(claim["rule"], selection),
                                 label == chosen))
@@ -195,8 +200,8 @@ def _row(claim, experiment, label, selection, missing, primary, confidence, regi
 
 
 def _ledger(claims: list[dict], runs_by_experiment, data_by_experiment, regimes, config_name, family: float,
-            registered: bool, seen=()) -> pd.DataFrame:
-    planned = plan_rows(claims, runs_by_experiment, data_by_experiment)
+            registered: bool, seen=(), shared_by_experiment=None) -> pd.DataFrame:
+    planned = plan_rows(claims, runs_by_experiment, data_by_experiment, shared_by_experiment)
     if registered:  # as first registered: Bonferroni over every row that gets a verdict, all rows alike
         k = sum(1 for *_, missing, _ in planned if not missing)
         level = {True: 1 - (1 - family) / max(k, 1), False: 1 - (1 - family) / max(k, 1)}
@@ -228,10 +233,12 @@ def _as_registered(ledger: pd.DataFrame, registered: pd.DataFrame) -> list[str]:
 
 
 def build_ledger(claims_cfg: dict, runs_by_experiment: dict[str, pd.DataFrame], data_by_experiment: dict[str, dict],
-                 regimes: dict[str, str], config_name: str) -> pd.DataFrame:
+                 regimes: dict[str, str], config_name: str,
+                 shared_by_experiment: dict[str, dict] | None = None) -> pd.DataFrame:
     """The claims ledger, with the rules as first registered in `as_registered`. runs_by_experiment:
     {experiment: runs.csv frame} of the experiments that ran; a claim naming one that did not gets a
-    'not tested at this scale' row."""
+    'not tested at this scale' row. shared_by_experiment: the settings all runs of an experiment share
+    (lplr.config.shared_settings), where a claim's `requires` is looked up when it is no column."""
     family = float(claims_cfg.get("family_confidence", 0.95))
     claims = claims_cfg["list"]
     for index, claim in enumerate(claims):
@@ -239,9 +246,9 @@ def build_ledger(claims_cfg: dict, runs_by_experiment: dict[str, pd.DataFrame], 
             if key not in claim:
                 raise ClaimError(f"claim {claim.get('id', index)!r} (config key claims.list[{index}]) has no {key!r}")
     ledger = _ledger(claims, runs_by_experiment, data_by_experiment, regimes, config_name, family, registered=False,
-                     seen=claims_cfg.get("seen_seeds") or ())
+                     seen=claims_cfg.get("seen_seeds") or (), shared_by_experiment=shared_by_experiment)
     registered = _ledger(registered_claims(claims_cfg), runs_by_experiment, data_by_experiment, regimes, config_name,
-                         family, registered=True)
+                         family, registered=True, shared_by_experiment=shared_by_experiment)
     ledger["as_registered"] = _as_registered(ledger, registered)
     return ledger
 

@@ -179,3 +179,10 @@ def experiment_runs(config: dict, experiment: str) -> dict[str, dict[str, Any]]:
         for seed in block["seeds"]:
             runs[run_id(point, seed)] = {**base, **point, "seed": seed, "precision": config["precision"]}
     return runs
+
+
+def shared_settings(config: dict, experiment: str) -> dict[str, Any]:
+    """The settings every run of an experiment has alike (e.g. the step arm's width 1024, set in its training block
+    and so no column of its runs.csv): what a claim's `requires` is checked against besides the columns."""
+    runs = list(experiment_runs(config, experiment).values())
+    return {key: value for key, value in runs[0].items() if all(run.get(key) == value for run in runs[1:])}

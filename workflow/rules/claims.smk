@@ -11,6 +11,7 @@ rule claims:
         claims=config["claims"],
         experiments=EXPERIMENTS,
         data={name: data_settings(config, name) for name in EXPERIMENTS},
+        shared={name: shared_settings(config, name) for name in EXPERIMENTS},  # `requires` beyond the columns
         regimes={name: config["experiments"][name].get("regime", "") for name in EXPERIMENTS},
         config_hash=PROVENANCE["config_hash"],
     log:

@@ -11,7 +11,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("
 
 from lplr import resources
 from lplr.bundle import BundleError, bundle_name, check_restored_config, restored_manifest
-from lplr.config import condition_keys, data_settings, fit_settings, load_schema
+from lplr.config import condition_keys, data_settings, fit_settings, load_schema, shared_settings
 from lplr.validation import validate as validate_config
 from lplr.errors import ConfigError, PlanError
 from lplr.notebooks import READING

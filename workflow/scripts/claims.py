@@ -11,7 +11,7 @@ from lplr.paper import claims_latex  # noqa: E402
 
 params = snakemake.params  # noqa: F821
 runs = {name: pd.read_csv(path) for name, path in zip(params.experiments, snakemake.input.runs)}  # noqa: F821
-ledger = build_ledger(params.claims, runs, params.data, params.regimes, params.config_hash)
+ledger = build_ledger(params.claims, runs, params.data, params.regimes, params.config_hash, params.shared)
 write_csv(ledger, snakemake.output.csv)  # noqa: F821
 write_text(snakemake.output.tex, claims_latex(ledger))  # noqa: F821
 print(ledger[["claim", "experiment", "condition", "estimate", "low", "high", "n", "verdict"]].to_string())
