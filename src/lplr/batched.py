@@ -38,12 +38,11 @@ import torch
 from torch.func import functional_call, grad_and_value, vmap
 
 from lplr import columns as columns_of
+from lplr.columns import FIRST_WEIGHT
 from lplr import models, ntk
 from lplr.hessian import hessian_top_eigenvalue
 from lplr.per_seed import aligned_offsets, test_metrics, tracked_lambda_min
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
-
-FIRST_WEIGHT = columns_of.FIRST_WEIGHT
 
 
 class StackedParameters:
@@ -91,9 +90,8 @@ class StackedParameters:
         """Row j's stored parameter -> in the model's coordinates."""
         if self.bases is None or name != FIRST_WEIGHT:
             return tensor
-        if self.first0 is None:  # the kept columns only: a permutation back
-            return self.bases[j].original(tensor, None, None)
-        return self.bases[j].original(tensor, self.split(self.theta0)[FIRST_WEIGHT][j], self.first0[j])
+        first0 = None if self.first0 is None else self.first0[j]
+        return self.bases[j].original(tensor, self.split(self.theta0)[FIRST_WEIGHT][j], first0)
 
     def state_dict(self, seed_index: int, flat: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One seed's parameters (of `flat`, default the current ones) as its model's state_dict (host copies),

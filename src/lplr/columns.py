@@ -118,10 +118,11 @@ class InputBasis:
         head = (weight[..., :self.k].double() @ self.rotation).to(weight.dtype)
         return torch.cat([head, weight[..., self.k:]], -1)
 
-    def original(self, weight: torch.Tensor, stored0: torch.Tensor, original0: torch.Tensor) -> torch.Tensor:
-        """A stored W_1 -> the model's coordinates. With the rotation, W_1(0) + (W_1'(t) - W_1'(0))[:, :kept] Q^T
-        from the start in both coordinates (stored0, original0): only the change is turned back, so theta_0
-        and everything outside the row space keep their exact bits."""
+    def original(self, weight: torch.Tensor, stored0: torch.Tensor | None = None,
+                 original0: torch.Tensor | None = None) -> torch.Tensor:
+        """A stored W_1 -> the model's coordinates: the kept columns alone, a permutation back. With the rotation,
+        W_1(0) + (W_1'(t) - W_1'(0))[:, :kept] Q^T from the start in both coordinates (stored0, original0, needed
+        then): only the change is turned back, so theta_0 and everything outside the row space keep their bits."""
         if self.rotation is None:
             return weight if self.inverse is None else weight.index_select(-1, self.inverse)
         change = ((weight - stored0)[..., :self.kept].double() @ self.rotation[:, :self.kept].T).to(weight.dtype)

@@ -18,13 +18,13 @@ import math
 import torch
 
 from lplr import columns as columns_of
+from lplr.columns import FIRST_WEIGHT
 from lplr import ntk
 from lplr.hessian import hessian_top_eigenvalue
 from lplr.models import build_model
 from lplr.schedule import BatchStream, LossLevelCheckpoints, batch_seed, host_copy, learning_rate
 
 ALIGN_BYTES = 64
-FIRST_WEIGHT = columns_of.FIRST_WEIGHT
 
 
 def aligned_offsets(numels: list[int], element_size: int) -> tuple[list[int], int]:
